@@ -1,0 +1,30 @@
+"""A policy-pluggable read cache for zarr v3 stores."""
+
+from zarr_cachestore.admission import AdmitAll, MaxSize
+from zarr_cachestore.eviction import FIFO, LFU, LRU
+from zarr_cachestore.expiry import TTI, TTL, NoExpiry
+from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, ExpiryPolicy, RangeCache
+from zarr_cachestore.ranges import InMemoryRangeCache, RangeKey, Span
+from zarr_cachestore.registry import PluginError, available
+from zarr_cachestore.store import CacheStore
+
+__all__ = [
+    "FIFO",
+    "LFU",
+    "LRU",
+    "TTI",
+    "TTL",
+    "AdmissionPolicy",
+    "AdmitAll",
+    "CacheStore",
+    "EvictionPolicy",
+    "ExpiryPolicy",
+    "InMemoryRangeCache",
+    "MaxSize",
+    "NoExpiry",
+    "PluginError",
+    "RangeCache",
+    "RangeKey",
+    "Span",
+    "available",
+]

@@ -1,0 +1,110 @@
+"""The four strategy interfaces a :class:`~zarr_cachestore.CacheStore` is assembled from.
+
+Every strategy does bookkeeping only. The store owns the bytes, the ledger of what is held
+(entry -> size, deadline) and the byte budget; a strategy is told what happens to entries and
+answers one question when asked.
+
+Entries are identified by hashable keys: a ``str`` store key for a whole value, and a
+:class:`~zarr_cachestore.ranges.RangeKey` for a byte range of a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from zarr.core.buffer import Buffer
+
+    from zarr_cachestore.ranges import RangeKey, Span
+
+__all__ = ["AdmissionPolicy", "EvictionPolicy", "ExpiryPolicy", "RangeCache"]
+
+
+@runtime_checkable
+class EvictionPolicy(Protocol):
+    """Chooses which entry leaves when the budget needs room.
+
+    The store guarantees that it calls :meth:`on_insert` only for keys the policy does not hold,
+    and :meth:`on_hit` and :meth:`on_remove` only for keys it does hold.
+    """
+
+    def on_insert(self, key: Hashable, size: int) -> None:
+        """Start tracking ``key``, an entry of ``size`` bytes."""
+
+    def on_hit(self, key: Hashable) -> None:
+        """``key`` was read from the cache."""
+
+    def on_remove(self, key: Hashable) -> None:
+        """``key`` left the cache for a reason other than eviction (write, expiry, delete)."""
+
+    def evict(self) -> Hashable:
+        """Choose the next victim, stop tracking it and return it.
+
+        Raises ``LookupError`` when no entry is tracked.
+        """
+
+    def peek(self) -> Hashable | None:
+        """The key :meth:`evict` would return next, or ``None`` if empty or not cheaply known.
+
+        Must not remove anything; an admission policy uses it to weigh a candidate.
+        """
+
+    def clear(self) -> None:
+        """Forget every entry."""
+
+    def __len__(self) -> int:
+        """The number of entries tracked."""
+
+
+@runtime_checkable
+class ExpiryPolicy(Protocol):
+    """Gives entries a deadline (a ``clock()`` reading; ``math.inf`` means never)."""
+
+    def on_write(self, key: Hashable, now: float) -> float:
+        """The deadline of ``key``, entering the cache at ``now``."""
+
+    def on_read(self, key: Hashable, now: float, deadline: float) -> float:
+        """The deadline of ``key`` after a hit at ``now``; return ``deadline`` to keep it."""
+
+
+@runtime_checkable
+class AdmissionPolicy(Protocol):
+    """Decides whether a new entry may enter the cache."""
+
+    def on_access(self, key: Hashable) -> None:
+        """``key`` was requested (hit or miss); frequency-based filters count here."""
+
+    def admit(
+        self, key: Hashable, size: int, *, capacity: int | None, victim: Hashable | None
+    ) -> bool:
+        """Whether ``key`` (``size`` bytes) may enter a cache of ``capacity`` bytes.
+
+        ``victim`` is the entry the eviction policy would remove first to make room, or ``None``
+        when no room is needed or the policy cannot tell.
+        """
+
+
+@runtime_checkable
+class RangeCache(Protocol):
+    """Holds the bytes of byte-range reads.
+
+    The store registers every range entry in its ledger, under the :class:`RangeKey` that
+    :meth:`put` returns, so range entries share the byte budget and the eviction policy with
+    whole values. The range cache never evicts on its own.
+    """
+
+    def lookup(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
+        """A held entry that covers ``span`` of ``key``, with the requested bytes sliced out."""
+
+    def put(self, key: str, span: Span, data: Buffer) -> RangeKey:
+        """Hold ``data``, the bytes of ``span`` of ``key``; return the entry's ledger key."""
+
+    def pop(self, entry: RangeKey) -> None:
+        """Drop one entry (eviction or expiry); unknown entries are ignored."""
+
+    def pop_key(self, key: str) -> list[RangeKey]:
+        """Drop every entry of ``key`` (its value changed); return the entries dropped."""
+
+    def clear(self) -> None:
+        """Drop everything."""

@@ -1,0 +1,171 @@
+"""Byte ranges: the normalized :class:`Span`, range-entry keys and the in-memory range cache."""
+
+from __future__ import annotations
+
+import bisect
+from typing import TYPE_CHECKING
+
+import attrs
+from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+
+if TYPE_CHECKING:
+    from zarr.abc.store import ByteRequest
+    from zarr.core.buffer import Buffer
+
+__all__ = ["InMemoryRangeCache", "RangeKey", "Span"]
+
+
+@attrs.frozen
+class Span:
+    """A byte range of one value.
+
+    ``Span(start, stop)`` is ``[start, stop)``; ``Span(start, None)`` runs from ``start`` to the
+    end; ``Span(-n, None)`` is the last ``n`` bytes. Once the value's size is known every span
+    becomes ``[start, stop)`` with ``stop <= size``.
+    """
+
+    start: int
+    stop: int | None
+
+    @classmethod
+    def of(cls, request: ByteRequest, size: int | None = None) -> Span:
+        """Normalize a zarr byte request, using the value's ``size`` when it is known."""
+        if isinstance(request, RangeByteRequest):
+            start, stop = _nonnegative(request.start, "start"), _nonnegative(request.end, "end")
+            if stop < start:
+                raise ValueError(f"byte range end {stop} is before its start {start}")
+            span = cls(start, stop)
+        elif isinstance(request, OffsetByteRequest):
+            span = cls(_nonnegative(request.offset, "offset"), None)
+        elif isinstance(request, SuffixByteRequest):
+            span = cls(-_nonnegative(request.suffix, "suffix"), None)
+        else:
+            raise TypeError(
+                f"byte_range must be a RangeByteRequest, OffsetByteRequest or SuffixByteRequest, "
+                f"got {type(request).__name__}"
+            )
+        return span if size is None else span.within(size)
+
+    def within(self, size: int) -> Span:
+        """This span as ``[start, stop)`` inside a value of ``size`` bytes."""
+        if self.start < 0:
+            return Span(max(0, size + self.start), size)
+        start = min(self.start, size)
+        return Span(start, size if self.stop is None else max(start, min(self.stop, size)))
+
+    @property
+    def is_suffix(self) -> bool:
+        return self.start < 0
+
+    @property
+    def is_absolute(self) -> bool:
+        return self.stop is not None
+
+    def learned_size(self, length: int) -> int | None:
+        """The value's size, if a read of this span returning ``length`` bytes reveals it."""
+        if self.stop is None and self.start >= 0:
+            return self.start + length
+        if self.start < 0 and length < -self.start:
+            return length
+        if self.stop is not None and length < self.stop - self.start:
+            return self.start + length
+        return None
+
+
+def _nonnegative(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"byte range {name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+@attrs.frozen
+class RangeKey:
+    """The ledger key of a range entry: bytes ``[start, stop)`` of ``key``, or its last
+    ``-start`` bytes when ``stop`` is ``None``."""
+
+    key: str
+    start: int
+    stop: int | None
+
+    @classmethod
+    def of(cls, key: str, span: Span, length: int) -> RangeKey:
+        """The entry holding the ``length`` bytes that a read of ``span`` returned."""
+        if span.is_suffix:
+            return cls(key, -length, None)
+        return cls(key, span.start, span.start + length)
+
+
+class InMemoryRangeCache:
+    """Range entries in memory, per value, sorted by start.
+
+    A request is answered by any held entry that covers it, sliced to the bytes asked for:
+    absolute spans by an absolute entry around them, suffixes by the longest suffix entry.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[RangeKey, Buffer] = {}
+        self._absolute: dict[str, list[tuple[int, int]]] = {}  # key -> sorted [(start, stop)]
+        self._longest: dict[str, int] = {}  # key -> longest absolute entry, bounds the scan
+        self._suffixes: dict[str, list[int]] = {}  # key -> sorted lengths of held suffix entries
+
+    def lookup(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
+        if span.is_suffix:
+            lengths = self._suffixes.get(key)
+            if not lengths or lengths[-1] < -span.start:
+                return None
+            entry = RangeKey(key, -lengths[-1], None)
+            data = self._data[entry]
+            return entry, data[max(0, len(data) + span.start) :]
+        if span.stop is None:
+            return None
+        starts = self._absolute.get(key, ())
+        floor = span.start - self._longest.get(key, 0)
+        for i in range(bisect.bisect_right(starts, (span.start, float("inf"))) - 1, -1, -1):
+            start, stop = starts[i]
+            if start < floor:
+                break
+            if stop >= span.stop:
+                entry = RangeKey(key, start, stop)
+                return entry, self._data[entry][span.start - start : span.stop - start]
+        return None
+
+    def put(self, key: str, span: Span, data: Buffer) -> RangeKey:
+        entry = RangeKey.of(key, span, len(data))
+        if entry not in self._data and entry.stop is None:
+            bisect.insort(self._suffixes.setdefault(key, []), len(data))
+        elif entry not in self._data and entry.stop is not None:
+            bisect.insort(self._absolute.setdefault(key, []), (entry.start, entry.stop))
+            self._longest[key] = max(self._longest.get(key, 0), len(data))
+        self._data[entry] = data
+        return entry
+
+    def pop(self, entry: RangeKey) -> None:
+        if self._data.pop(entry, None) is None:
+            return
+        if entry.stop is None:
+            lengths = self._suffixes[entry.key]
+            lengths.remove(-entry.start)
+            if not lengths:
+                del self._suffixes[entry.key]
+            return
+        spans = self._absolute[entry.key]
+        spans.pop(bisect.bisect_left(spans, (entry.start, entry.stop)))
+        if not spans:
+            del self._absolute[entry.key], self._longest[entry.key]
+
+    def pop_key(self, key: str) -> list[RangeKey]:
+        entries = [RangeKey(key, start, stop) for start, stop in self._absolute.pop(key, ())]
+        entries += [RangeKey(key, -n, None) for n in self._suffixes.pop(key, ())]
+        self._longest.pop(key, None)
+        for entry in entries:
+            del self._data[entry]
+        return entries
+
+    def clear(self) -> None:
+        self._data.clear()
+        self._absolute.clear()
+        self._longest.clear()
+        self._suffixes.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,79 @@
+"""Where whole cached values live: an in-process dict, or any zarr ``Store``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zarr.abc.store import Store
+    from zarr.core.buffer import Buffer, BufferPrototype
+
+__all__ = ["MemoryTier", "StoreTier"]
+
+
+class MemoryTier:
+    """Values in a dict. Every operation is immediate, so the store runs it under its lock;
+    the asynchronous methods exist so that both tiers answer the same calls."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Buffer] = {}
+
+    def get_now(self, key: str) -> Buffer:
+        return self._values[key]
+
+    def set_now(self, key: str, value: Buffer) -> None:
+        self._values[key] = value
+
+    def delete_now(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    def clear_now(self) -> None:
+        self._values.clear()
+
+    async def get(self, key: str, prototype: BufferPrototype) -> Buffer | None:
+        return self._values.get(key)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        self.set_now(key, value)
+
+    async def delete(self, key: str) -> None:
+        self.delete_now(key)
+
+    async def clear(self) -> None:
+        self.clear_now()
+
+    def __repr__(self) -> str:
+        return "MemoryTier()"
+
+
+class StoreTier:
+    """Values in a zarr ``Store`` (memory, local disk, ...): asynchronous, never under a lock."""
+
+    def __init__(self, store: Store) -> None:
+        if not store.supports_deletes:
+            raise ValueError(
+                f"cache_store {store!r} does not support deletes, so evicted values could not be "
+                "removed from it; pass a writable store that supports deletes, such as "
+                "zarr.storage.MemoryStore() or zarr.storage.LocalStore(path)"
+            )
+        if store.read_only:
+            raise ValueError(
+                f"cache_store {store!r} is read-only; pass a writable store, e.g. "
+                "zarr.storage.MemoryStore()"
+            )
+        self.store = store
+
+    async def get(self, key: str, prototype: BufferPrototype) -> Buffer | None:
+        return await self.store.get(key, prototype)
+
+    async def set(self, key: str, value: Buffer) -> None:
+        await self.store.set(key, value)
+
+    async def delete(self, key: str) -> None:
+        await self.store.delete(key)
+
+    async def clear(self) -> None:
+        await self.store.clear()
+
+    def __repr__(self) -> str:
+        return repr(self.store)
