@@ -139,7 +139,7 @@ def _expiry_from_max_age(max_age_seconds: float | str | None, expiry: Any) -> An
             "give either max_age_seconds or expiry, not both: max_age_seconds=N is shorthand "
             f"for expiry=TTL(N), and expiry={expiry!r} was given too"
         )
-    if isinstance(max_age_seconds, str) or isinstance(max_age_seconds, bool):
+    if isinstance(max_age_seconds, str | bool):
         raise ValueError(
             f"max_age_seconds must be a positive number or 'infinity', got {max_age_seconds!r}"
         )

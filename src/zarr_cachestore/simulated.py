@@ -1,0 +1,84 @@
+"""A store that behaves like a remote object store: it counts requests and can add latency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Iterable
+from typing import TYPE_CHECKING
+
+import attrs
+from zarr.abc.store import Store
+from zarr.storage import WrapperStore
+
+if TYPE_CHECKING:
+    from zarr.abc.store import ByteRequest
+    from zarr.core.buffer import Buffer, BufferPrototype
+
+__all__ = ["LatencyStore", "RequestCounts"]
+
+
+@attrs.define
+class RequestCounts:
+    """Read requests that reached the store, and the bytes they returned."""
+
+    requests: int = 0
+    bytes_read: int = 0
+
+
+class LatencyStore(WrapperStore[Store]):
+    """Wraps ``store``; every read waits ``latency`` seconds plus size / ``bandwidth``.
+
+    Reads are counted in :attr:`counts` (one request per ``get``, whole or byte range), so
+    tests can assert exactly how many requests a cache let through.
+    """
+
+    def __init__(
+        self, store: Store, *, latency: float = 0.0, bandwidth: float | None = None
+    ) -> None:
+        super().__init__(store)
+        self.latency = latency
+        self.bandwidth = bandwidth
+        self.counts = RequestCounts()
+        self._lock = threading.Lock()
+
+    def _with_store(self, store: Store) -> LatencyStore:
+        twin = LatencyStore(store, latency=self.latency, bandwidth=self.bandwidth)
+        twin.counts, twin._lock = self.counts, self._lock
+        return twin
+
+    def reset_counts(self) -> RequestCounts:
+        """Start counting afresh; return the counts so far."""
+        with self._lock:
+            old, self.counts = self.counts, RequestCounts()
+        return old
+
+    async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+    ) -> Buffer | None:
+        value = await self._store.get(key, prototype, byte_range)
+        size = len(value) if value is not None else 0
+        with self._lock:
+            self.counts.requests += 1
+            self.counts.bytes_read += size
+        delay = self.latency + (size / self.bandwidth if self.bandwidth else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        return value
+
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        return list(await asyncio.gather(*(self.get(k, prototype, r) for k, r in key_ranges)))
+
+    async def _get_many(
+        self, requests: Iterable[tuple[str, BufferPrototype, ByteRequest | None]]
+    ) -> AsyncGenerator[tuple[str, Buffer | None], None]:
+        for key, prototype, byte_range in requests:
+            yield key, await self.get(key, prototype, byte_range)
+
+    if hasattr(Store, "get_ranges"):
+        get_ranges = Store.get_ranges  # coalesce over our own counted get
+
+    def __repr__(self) -> str:
+        return f"LatencyStore({self._store!r}, latency={self.latency})"
