@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import threading
 import time
 from collections import OrderedDict
@@ -118,11 +119,27 @@ class _Config:
     cache_set_data: bool
     cache_missing: bool
 
+    def detached(self) -> _Config:
+        """This configuration with private, empty copies of any strategy objects in it."""
+        copies = {}
+        for name in ("eviction", "expiry", "admission", "range_cache"):
+            spec = getattr(self, name)
+            if not isinstance(spec, str | type):
+                copies[name] = copy.deepcopy(spec)
+                if hasattr(copies[name], "clear"):
+                    copies[name].clear()
+        return attrs.evolve(self, **copies)
+
 
 def _check_key(key: object) -> str:
     if not isinstance(key, str):
         raise TypeError(f"store keys are str, got {type(key).__name__} {key!r}")
     return key
+
+
+def _as(prototype: BufferPrototype, data: Buffer) -> Buffer:
+    """``data`` as the buffer class the caller asked for (no copy when it already is)."""
+    return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
 
 
 def _describe(strategy: object) -> tuple[Any, ...]:
@@ -245,7 +262,7 @@ class CacheStore(WrapperStore[Store]):
                 "cache_store: their keys would collide. Build a new CacheStore with its own "
                 "cache_store instead."
             )
-        return type(self)._from_config(store, self._config)
+        return type(self)._from_config(store, self._config.detached())
 
     @classmethod
     def _from_config(cls, store: Store, config: _Config) -> Self:
@@ -260,13 +277,9 @@ class CacheStore(WrapperStore[Store]):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A copy starts with an empty ledger (and cleared copies of any policy objects)."""
-        config: _Config = state["config"]
-        for strategy in (config.eviction, config.range_cache):
-            if not isinstance(strategy, str | type):
-                strategy.clear()
         WrapperStore.__init__(self, state["store"])
-        self._config = config
-        self._state = _State(config)
+        self._config = state["config"].detached()
+        self._state = _State(self._config)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -344,12 +357,11 @@ class CacheStore(WrapperStore[Store]):
                 self._hit(key, entry, None)
                 return None
             if entry is not None and isinstance(s.tier, MemoryTier):
-                data = self._hit(key, entry, s.tier.get_now(key), span)
-                return prototype.buffer.from_buffer(data)
+                return _as(prototype, self._hit(key, entry, s.tier.get_now(key), span))
             if entry is None and span is not None:
                 found = s.range_cache.lookup(key, span)
                 if found is not None and (held := self._fresh(found[0], pending)) is not None:
-                    return prototype.buffer.from_buffer(self._hit(found[0], held, found[1]))
+                    return _as(prototype, self._hit(found[0], held, found[1]))
             ticket = s.tier_reads.open(key) if entry is not None and not s.busy.get(key) else None
         await self._drain(pending)
         if ticket is not None and entry is not None:
