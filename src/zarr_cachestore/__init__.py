@@ -4,7 +4,7 @@ from zarr_cachestore.admission import AdmitAll, MaxSize
 from zarr_cachestore.eviction import FIFO, LFU, LRU
 from zarr_cachestore.expiry import TTI, TTL, NoExpiry
 from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, ExpiryPolicy, RangeCache
-from zarr_cachestore.ranges import InMemoryRangeCache, RangeKey, Span
+from zarr_cachestore.ranges import InMemoryRangeCache, RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import PluginError, available
 from zarr_cachestore.store import CacheStore
 
@@ -26,5 +26,6 @@ __all__ = [
     "RangeCache",
     "RangeKey",
     "Span",
+    "WholeValuePromotion",
     "available",
 ]

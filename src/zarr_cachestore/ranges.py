@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from zarr.abc.store import ByteRequest
     from zarr.core.buffer import Buffer
 
-__all__ = ["InMemoryRangeCache", "RangeKey", "Span"]
+__all__ = ["InMemoryRangeCache", "RangeKey", "Span", "WholeValuePromotion"]
 
 
 @attrs.frozen
@@ -172,3 +172,19 @@ class InMemoryRangeCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def _threshold(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"WholeValuePromotion.threshold must be in [0, 1], got {value!r}")
+
+
+@attrs.frozen
+class WholeValuePromotion:
+    """Fetch and keep a whole value once the byte ranges read from it reach ``threshold`` of its
+    size. For sharded arrays read shard by shard, this turns many range requests into one."""
+
+    threshold: float = attrs.field(default=0.5, validator=_threshold)
+
+    def should_promote(self, range_bytes: int, size: int) -> bool:
+        return range_bytes >= self.threshold * size

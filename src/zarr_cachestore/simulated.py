@@ -48,9 +48,10 @@ class LatencyStore(WrapperStore[Store]):
         return twin
 
     def reset_counts(self) -> RequestCounts:
-        """Start counting afresh; return the counts so far."""
+        """Start counting afresh (in every view of this store); return the counts so far."""
         with self._lock:
-            old, self.counts = self.counts, RequestCounts()
+            old = attrs.evolve(self.counts)
+            self.counts.requests = self.counts.bytes_read = 0
         return old
 
     async def get(

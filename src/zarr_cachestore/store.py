@@ -25,7 +25,7 @@ from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
 from zarr_cachestore.ledger import Entry, Ledger, Stats
-from zarr_cachestore.ranges import RangeKey, Span
+from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import resolve
 from zarr_cachestore.tiers import MemoryTier, StoreTier
 
@@ -36,7 +36,15 @@ if TYPE_CHECKING:
 __all__ = ["CacheStore"]
 
 _RETRY = object()  # a coalesced read whose leader was cancelled: read again
-_SIZE_MEMORY = 1 << 16  # how many learned value sizes are remembered
+_MEMORY = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
+
+
+def _remember(memory: OrderedDict[str, int], key: str, value: int) -> None:
+    """Record ``value`` for ``key`` in a bounded map that forgets its oldest keys first."""
+    memory[key] = value
+    memory.move_to_end(key)
+    if len(memory) > _MEMORY:
+        memory.popitem(last=False)
 
 
 @attrs.define(eq=False)
@@ -93,6 +101,7 @@ class _State:
             MemoryTier() if config.cache_store is None else StoreTier(config.cache_store)
         )
         self.sizes: OrderedDict[str, int] = OrderedDict()  # value sizes learned from reads
+        self.range_bytes: OrderedDict[str, int] = OrderedDict()  # bytes of ranges read, by key
         self.flights: dict[Hashable, concurrent.futures.Future[Any]] = {}
         self.source_reads = _Tickets()  # misses in flight, made stale by writes
         self.tier_reads = _Tickets()  # cache-store reads in flight, made stale by its mutations
@@ -118,6 +127,7 @@ class _Config:
     clock: Callable[[], float]
     cache_set_data: bool
     cache_missing: bool
+    promotion: WholeValuePromotion | None
 
     def detached(self) -> _Config:
         """This configuration with private, empty copies of any strategy objects in it."""
@@ -188,6 +198,9 @@ class CacheStore(WrapperStore[Store]):
         Whether values written through this store are cached as they are written.
     cache_missing
         Remember keys the source does not have, until their expiry or a write.
+    promotion
+        ``WholeValuePromotion(threshold)`` fetches and keeps a whole value once the byte ranges
+        read from it reach ``threshold`` of its size (whole-shard caching); ``None`` never does.
     """
 
     def __init__(
@@ -204,12 +217,17 @@ class CacheStore(WrapperStore[Store]):
         max_age_seconds: float | Literal["infinity"] | None = "infinity",
         cache_set_data: bool = True,
         cache_missing: bool = False,
+        promotion: WholeValuePromotion | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a zarr Store, got {type(store).__name__}")
         if cache_store is not None and not isinstance(cache_store, Store):
             raise TypeError(
                 f"cache_store must be a zarr Store or None, got {type(cache_store).__name__}"
+            )
+        if promotion is not None and not isinstance(promotion, WholeValuePromotion):
+            raise TypeError(
+                f"promotion must be None or WholeValuePromotion(threshold), got {promotion!r}"
             )
         if not callable(clock):
             raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
@@ -224,6 +242,7 @@ class CacheStore(WrapperStore[Store]):
             clock=clock,
             cache_set_data=bool(cache_set_data),
             cache_missing=bool(cache_missing),
+            promotion=promotion,
         )
         self._state = _State(self._config)
 
@@ -299,6 +318,7 @@ class CacheStore(WrapperStore[Store]):
             c.clock,
             c.cache_set_data,
             c.cache_missing,
+            c.promotion,
             *map(_describe, strategies),
         )
 
@@ -369,7 +389,31 @@ class CacheStore(WrapperStore[Store]):
             if whole is not None:
                 with s.lock:
                     return self._hit(key, entry, whole, span)  # type: ignore[no-any-return]
-        return await self._fetch(key, span, prototype, byte_range)
+        data = await self._fetch(key, span, prototype, byte_range)
+        if span is not None and self._config.promotion is not None:
+            await self._promote(key, prototype, self._config.promotion)
+        return data
+
+    async def _promote(
+        self, key: str, prototype: BufferPrototype, promotion: WholeValuePromotion
+    ) -> None:
+        """Fetch and keep all of ``key`` once the ranges read from it pass the threshold."""
+        s = self._state
+        with s.lock:
+            fetched, size = s.range_bytes.get(key, 0), s.sizes.get(key)
+        if size is None:
+            try:
+                size = await self.getsize(key)
+            except FileNotFoundError:
+                return
+        if not promotion.should_promote(fetched, size):
+            return
+        await self._fetch(key, None, prototype, None, count_miss=False)
+        with s.lock:
+            if s.ledger.get(key) is not None:  # the whole value serves every range now
+                for range_key in s.range_cache.pop_key(key):
+                    s.ledger.remove(range_key)
+                s.range_bytes.pop(key, None)
 
     def _fresh(self, key: Hashable, pending: list[str]) -> Entry | None:
         """The ready entry of ``key``, expiring it if its deadline has passed. Under the lock.
@@ -427,12 +471,14 @@ class CacheStore(WrapperStore[Store]):
         span: Span | None,
         prototype: BufferPrototype,
         byte_range: ByteRequest | None,
+        *,
+        count_miss: bool = True,
     ) -> Buffer | None:
         """A miss: read from the source once for all concurrent identical misses, then cache."""
         s = self._state
         flight_key = key if span is None else (key, span)
         with s.lock:
-            s.stats.misses += 1
+            s.stats.misses += count_miss
             flight = s.flights.get(flight_key)
             leader = flight is None
             if flight is None:
@@ -518,6 +564,8 @@ class CacheStore(WrapperStore[Store]):
         pending = self._release(released)
         if admitted:
             s.range_cache.put(key, span, data)
+        if self._config.promotion is not None:
+            _remember(s.range_bytes, key, s.range_bytes.get(key, 0) + len(data))
         return admitted, pending
 
     async def _write_tier(self, key: str, data: Buffer, entry: Entry) -> None:
@@ -541,11 +589,7 @@ class CacheStore(WrapperStore[Store]):
         await self._drain([key])
 
     def _learn_size(self, key: str, size: int) -> None:
-        sizes = self._state.sizes
-        sizes[key] = size
-        sizes.move_to_end(key)
-        if len(sizes) > _SIZE_MEMORY:
-            sizes.popitem(last=False)
+        _remember(self._state.sizes, key, size)
 
     # -- releasing bytes --------------------------------------------------------------------
 
@@ -607,8 +651,9 @@ class CacheStore(WrapperStore[Store]):
                 if match(entry.key if isinstance(entry, RangeKey) else entry)  # type: ignore[arg-type]
             ]
             released = [key for entry in doomed for key in s.ledger.remove(entry)]
-            for key in [key for key in s.sizes if match(key)]:
-                del s.sizes[key]
+            for memory in (s.sizes, s.range_bytes):
+                for key in [key for key in memory if match(key)]:
+                    del memory[key]
             if clear_tier and isinstance(s.tier, MemoryTier):
                 s.tier.clear_now()
             pending = self._release(released)

@@ -1,0 +1,125 @@
+"""CacheStore is a drop-in for ``zarr.experimental.cache_store.CacheStore``, and correct where
+that one is not."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import zarr
+from zarr.core.buffer import cpu, default_buffer_prototype
+from zarr.storage import LocalStore, MemoryStore
+
+from zarr_cachestore import CacheStore
+
+zarr_cache_store = pytest.importorskip("zarr.experimental.cache_store")
+ZarrCacheStore = zarr_cache_store.CacheStore
+PROTO = default_buffer_prototype()
+
+
+def buf(data: bytes) -> cpu.Buffer:
+    return cpu.Buffer.from_bytes(data)
+
+
+def test_every_keyword_of_zarrs_constructor_is_accepted_with_the_same_default() -> None:
+    theirs = inspect.signature(ZarrCacheStore.__init__).parameters
+    ours = inspect.signature(CacheStore.__init__).parameters
+    for name, param in theirs.items():
+        assert name in ours, f"missing keyword {name}"
+        if param.default is not inspect.Parameter.empty and name != "cache_store":
+            assert ours[name].default == param.default, name
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"max_age_seconds": 60}, {"cache_set_data": False}])
+def test_the_same_arguments_build_both(kwargs: dict[str, object]) -> None:
+    args = {"cache_store": MemoryStore(), "max_size": 1 << 20, **kwargs}
+    theirs = ZarrCacheStore(MemoryStore(), **args)
+    ours = CacheStore(MemoryStore(), **args)
+    assert ours.max_size == theirs.max_size
+    assert ours.cache_set_data == theirs.cache_set_data
+    assert ours.max_age_seconds == theirs.max_age_seconds
+
+
+async def test_info_and_stats_have_at_least_zarrs_keys() -> None:
+    theirs = ZarrCacheStore(MemoryStore(), cache_store=MemoryStore(), max_size=100)
+    ours = CacheStore(MemoryStore(), cache_store=MemoryStore(), max_size=100)
+    assert set(theirs.cache_info()) <= set(ours.cache_info())
+    assert set(theirs.cache_stats()) <= set(ours.cache_stats())
+    await ours.clear_cache()
+
+
+@pytest.mark.parametrize("cache_store", [MemoryStore, None])
+def test_lfu_in_front_of_an_array_reads_what_was_written(cache_store: type | None) -> None:
+    source = MemoryStore()
+    store = CacheStore(
+        source,
+        cache_store=cache_store() if cache_store else None,
+        max_size=4096,
+        eviction="lfu",
+    )
+    data = np.arange(40 * 40, dtype="i4").reshape(40, 40)
+    array = zarr.create_array(store, shape=data.shape, chunks=(10, 10), dtype="i4")
+    array[:] = data
+    for _ in range(2):
+        np.testing.assert_array_equal(array[5:25, 3:33], data[5:25, 3:33])
+    stats = store.cache_stats()
+    assert stats["hits"] > 0
+    assert store.cache_info()["current_size"] <= 4096
+
+
+async def test_a_value_larger_than_max_size_is_never_written_to_the_cache_store() -> None:
+    cache = MemoryStore()
+    store = CacheStore(MemoryStore(), cache_store=cache, max_size=10)
+    await store.set("big", buf(b"x" * 11))
+    assert (await store.get("big", PROTO)).to_bytes() == b"x" * 11
+    assert [key async for key in cache.list()] == []
+    assert store.cache_info()["current_size"] == 0
+    assert store.cache_stats()["admissions_refused"] == 2  # the write, then the read
+
+
+async def test_updating_a_key_counts_it_once_and_evicts_nothing_else() -> None:
+    store = CacheStore(MemoryStore(), cache_store=MemoryStore(), max_size=10)
+    await store.set("a", buf(b"12345"))
+    await store.set("b", buf(b"123"))
+    await store.set("a", buf(b"1234567"))
+    assert store.cache_info()["current_size"] == 10
+    assert store.cache_stats()["evictions"] == 0
+    assert (await store.get("b", PROTO)).to_bytes() == b"123"
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s: s.delete_dir("group"),
+        lambda s: s.clear(),
+        lambda s: s.delete("group/x"),
+        lambda s: s._set_many([("group/x", buf(b"new"))]),
+    ],
+    ids=["delete_dir", "clear", "delete", "_set_many"],
+)
+async def test_no_write_path_leaves_a_stale_value(write: object) -> None:
+    store = CacheStore(MemoryStore(), cache_store=MemoryStore())
+    await store.set("group/x", buf(b"old"))
+    assert (await store.get("group/x", PROTO)).to_bytes() == b"old"
+    await write(store)  # type: ignore[operator]
+    now = await store._store.get("group/x", PROTO)
+    got = await store.get("group/x", PROTO)
+    assert (got and got.to_bytes()) == (now and now.to_bytes())
+
+
+async def test_set_if_not_exists_never_caches_the_value_it_did_not_write() -> None:
+    store = CacheStore(MemoryStore())
+    await store.set("k", buf(b"first"))
+    await store.set_if_not_exists("k", buf(b"second"))
+    assert (await store.get("k", PROTO)).to_bytes() == b"first"
+
+
+async def test_a_local_cache_store_works_as_zarrs_did(tmp_path: object) -> None:
+    cache = LocalStore(str(tmp_path))
+    store = CacheStore(MemoryStore(), cache_store=cache, max_size=100, eviction="lfu")
+    await store.set("a/b", buf(b"hello"))
+    assert (await store.get("a/b", PROTO)).to_bytes() == b"hello"
+    assert (await cache.get("a/b", PROTO)).to_bytes() == b"hello"
+    await store.delete("a/b")
+    assert await cache.get("a/b", PROTO) is None
