@@ -1,6 +1,7 @@
 """A policy-pluggable read cache for zarr v3 stores."""
 
 from zarr_cachestore.admission import AdmitAll, MaxSize
+from zarr_cachestore.base import EntryInfo, PriorityPolicy
 from zarr_cachestore.eviction import FIFO, LFU, LRU
 from zarr_cachestore.expiry import TTI, TTL, NoExpiry
 from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, ExpiryPolicy, RangeCache
@@ -17,12 +18,14 @@ __all__ = [
     "AdmissionPolicy",
     "AdmitAll",
     "CacheStore",
+    "EntryInfo",
     "EvictionPolicy",
     "ExpiryPolicy",
     "InMemoryRangeCache",
     "MaxSize",
     "NoExpiry",
     "PluginError",
+    "PriorityPolicy",
     "RangeCache",
     "RangeKey",
     "Span",
