@@ -20,12 +20,15 @@ class Span:
     """A byte range of one value.
 
     ``Span(start, stop)`` is ``[start, stop)``; ``Span(start, None)`` runs from ``start`` to the
-    end; ``Span(-n, None)`` is the last ``n`` bytes. Once the value's size is known every span
-    becomes ``[start, stop)`` with ``stop <= size``.
+    end; ``Span(-n, None, from_end=True)`` is the last ``n`` bytes. Once the value's size is known
+    every span becomes ``[start, stop)`` with ``stop <= size``.
     """
 
     start: int
     stop: int | None
+    from_end: bool = attrs.field(
+        default=attrs.Factory(lambda self: self.start < 0, takes_self=True)
+    )  # explicit only for the empty suffix, ``Span(0, None, from_end=True)``
 
     @classmethod
     def of(cls, request: ByteRequest, size: int | None = None) -> Span:
@@ -38,7 +41,7 @@ class Span:
         elif isinstance(request, OffsetByteRequest):
             span = cls(_nonnegative(request.offset, "offset"), None)
         elif isinstance(request, SuffixByteRequest):
-            span = cls(-_nonnegative(request.suffix, "suffix"), None)
+            span = cls(-_nonnegative(request.suffix, "suffix"), None, from_end=True)
         else:
             raise TypeError(
                 f"byte_range must be a RangeByteRequest, OffsetByteRequest or SuffixByteRequest, "
@@ -48,14 +51,14 @@ class Span:
 
     def within(self, size: int) -> Span:
         """This span as ``[start, stop)`` inside a value of ``size`` bytes."""
-        if self.start < 0:
+        if self.from_end:
             return Span(max(0, size + self.start), size)
         start = min(self.start, size)
         return Span(start, size if self.stop is None else max(start, min(self.stop, size)))
 
     @property
     def is_suffix(self) -> bool:
-        return self.start < 0
+        return self.from_end
 
     @property
     def is_absolute(self) -> bool:
@@ -68,7 +71,7 @@ class Span:
         offset, or a range cut short. A short suffix read does not, as sources disagree on
         suffixes longer than the value (zarr 3.1's MemoryStore returns too few bytes).
         """
-        if self.start < 0 or length == 0:
+        if self.from_end or length == 0:
             return None
         if self.stop is None or length < self.stop - self.start:
             return self.start + length

@@ -47,6 +47,10 @@ class LatencyStore(WrapperStore[Store]):
         twin.counts, twin._lock = self.counts, self._lock
         return twin
 
+    @property
+    def _supports_sync_io(self) -> bool:
+        return False  # every read must pass through the counting, waiting ``get``
+
     def reset_counts(self) -> RequestCounts:
         """Start counting afresh (in every view of this store); return the counts so far."""
         with self._lock:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CacheStore"]
 
+_FlightKey = str | tuple[str, Span]  # a whole value, or one span of it
 _RETRY = object()  # a coalesced read whose leader was cancelled: read again
 _MEMORY = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
 
@@ -102,15 +103,22 @@ class _State:
         )
         self.sizes: OrderedDict[str, int] = OrderedDict()  # value sizes learned from reads
         self.range_bytes: OrderedDict[str, int] = OrderedDict()  # bytes of ranges read, by key
-        self.flights: dict[Hashable, concurrent.futures.Future[Any]] = {}
+        self.flights: dict[_FlightKey, concurrent.futures.Future[Any]] = {}
         self.source_reads = _Tickets()  # misses in flight, made stale by writes
         self.tier_reads = _Tickets()  # cache-store reads in flight, made stale by its mutations
         self.busy: dict[str, int] = {}  # cache-store mutations in flight, by key
 
 
 def _max_size(value: int | None) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValueError(f"max_size must be a non-negative int of bytes or None, got {value!r}")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(
+            f"max_size must be an int number of bytes or None, got {type(value).__name__} "
+            f"{value!r}; for example max_size=256 * 2**20"
+        )
+    if value is not None and value < 0:
+        raise ValueError(
+            f"max_size must be a non-negative number of bytes (or None for no limit), got {value}"
+        )
     return value
 
 
@@ -166,7 +174,7 @@ def _expiry_from_max_age(max_age_seconds: float | str | None, expiry: Any) -> An
             "give either max_age_seconds or expiry, not both: max_age_seconds=N is shorthand "
             f"for expiry=TTL(N), and expiry={expiry!r} was given too"
         )
-    if isinstance(max_age_seconds, str | bool):
+    if isinstance(max_age_seconds, str | bool) or not max_age_seconds > 0:
         raise ValueError(
             f"max_age_seconds must be a positive number or 'infinity', got {max_age_seconds!r}"
         )
@@ -476,13 +484,14 @@ class CacheStore(WrapperStore[Store]):
     ) -> Buffer | None:
         """A miss: read from the source once for all concurrent identical misses, then cache."""
         s = self._state
-        flight_key = key if span is None else (key, span)
+        flight_key: _FlightKey = key if span is None else (key, span)
         with s.lock:
             s.stats.misses += count_miss
             flight = s.flights.get(flight_key)
             leader = flight is None
             if flight is None:
                 flight = s.flights[flight_key] = concurrent.futures.Future()
+                flight.set_running_or_notify_cancel()  # a cancelled waiter cannot cancel it
                 ticket = s.source_reads.open(key)
             else:
                 s.stats.coalesced += 1
@@ -495,7 +504,7 @@ class CacheStore(WrapperStore[Store]):
             data = await self._store.get(key, prototype, byte_range)
         except BaseException as exc:
             with s.lock:
-                del s.flights[flight_key]
+                self._land(flight_key, flight)
                 s.source_reads.close(ticket)
             if isinstance(exc, asyncio.CancelledError):
                 flight.set_result(_RETRY)
@@ -503,11 +512,16 @@ class CacheStore(WrapperStore[Store]):
                 flight.set_exception(exc)
             raise
         with s.lock:
-            del s.flights[flight_key]
+            self._land(flight_key, flight)
             s.stats.bytes_from_source += len(data) if data is not None else 0
         flight.set_result(data)
         await self._insert(key, span, data, ticket)
         return data
+
+    def _land(self, flight_key: _FlightKey, flight: concurrent.futures.Future[Any]) -> None:
+        """The flight is over: later misses start their own. Under the lock."""
+        if self._state.flights.get(flight_key) is flight:
+            del self._state.flights[flight_key]
 
     # -- inserting ----------------------------------------------------------------------------
 
@@ -575,6 +589,12 @@ class CacheStore(WrapperStore[Store]):
             await s.tier.set(key, data)
         except Exception:
             failed = True
+        except BaseException:  # cancelled: forget the entry; what was written is never served
+            with s.lock:
+                if s.ledger.get(key) is entry:
+                    s.ledger.remove(key)
+                self._done(key)
+            raise
         else:
             failed = False
         with s.lock:
@@ -626,15 +646,19 @@ class CacheStore(WrapperStore[Store]):
     async def _drain(self, keys: list[str]) -> None:
         """Delete ``keys`` (marked busy) from the cache store, counting failures."""
         s = self._state
-        for key in keys:
+        for done, key in enumerate(keys):
             try:
                 await s.tier.delete(key)
             except Exception:
                 with s.lock:
                     s.stats.cache_errors += 1
-            finally:
+            except BaseException:  # cancelled: what is left is not in the ledger, never served
                 with s.lock:
-                    self._done(key)
+                    for left in keys[done:]:
+                        self._done(left)
+                raise
+            with s.lock:
+                self._done(key)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -645,6 +669,8 @@ class CacheStore(WrapperStore[Store]):
         s = self._state
         with s.lock:
             s.source_reads.touch(match, keep)
+            for flight_key in [f for f in s.flights if match(f if isinstance(f, str) else f[0])]:
+                del s.flights[flight_key]  # later reads must not share an answer from before
             doomed = [
                 entry
                 for entry in s.ledger
