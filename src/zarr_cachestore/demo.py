@@ -46,7 +46,7 @@ class Settings:
 
     array_mib: int = 256
     chunk_kib: int = 1024
-    windows: int = 480
+    windows: int = 175
     latency_ms: float = 20.0
     bandwidth_mib: float = 200.0
     cache_mib: float | None = None  # None: a third of the array
@@ -60,7 +60,7 @@ class Settings:
         return int(mib * MIB)
 
 
-QUICK = Settings(array_mib=4, chunk_kib=64, windows=40, latency_ms=1.0)
+QUICK = Settings(array_mib=4, chunk_kib=64, windows=28, latency_ms=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +124,8 @@ def _series(start: int, stop: int, rng: np.random.Generator) -> np.ndarray[Any, 
     t = np.arange(start, stop, dtype="float32")[:, None]
     phase = np.linspace(0, 2 * np.pi, CHANNELS, dtype="float32")
     noise = rng.standard_normal((stop - start, CHANNELS), dtype="float32")
-    return np.sin(t / 500 + phase) + 0.1 * noise
+    values: np.ndarray[Any, Any] = np.sin(t / 500 + phase) + 0.1 * noise
+    return values
 
 
 def _generate(path: Path, layout: Layout) -> None:
@@ -189,10 +190,9 @@ def plan(n_chunks: int, count: int, seed: int) -> list[tuple[int, int]]:
 
 def _jump(rng: random.Random, hot: list[int], weights: list[float], seen: int) -> int:
     """Where a jump back lands: a hotspot already seen (most often), else anywhere seen."""
-    known = [(spot, weight) for spot, weight in zip(hot, weights, strict=True) if spot <= seen]
+    known = [i for i, spot in enumerate(hot) if spot <= seen]
     if known and rng.random() < 0.8:
-        spots, chances = zip(*known, strict=True)
-        return rng.choices(spots, chances)[0]
+        return rng.choices([hot[i] for i in known], [weights[i] for i in known])[0]
     return rng.randint(0, seen)
 
 
@@ -213,24 +213,33 @@ def _read(label: str, store: Store, windows: Sequence[tuple[int, int]], chunk_ro
     begin = time.perf_counter()
     array = zarr.open_array(store=store, mode="r")
     for first, end in tqdm(windows, desc=f"{label:>10}", unit="win"):
-        array[first * chunk_rows : end * chunk_rows]
+        array[first * chunk_rows : end * chunk_rows]  # fetched and decoded, then dropped
     return time.perf_counter() - begin
 
 
-def run(
-    label: str, path: Path, settings: Settings, windows: Sequence[tuple[int, int]]
-) -> Result:
+def run(label: str, path: Path, settings: Settings, windows: Sequence[tuple[int, int]]) -> Result:
     """Read ``windows`` through a fresh cache with eviction ``label`` (or ``NO_CACHE``)."""
     source = _source(path, settings)
-    cache = None if label == NO_CACHE else CacheStore(source, max_size=settings.budget, eviction=label)
-    seconds = _read(label, cache or source, windows, Layout.of(settings).chunk_rows)
+    cache = None
+    if label != NO_CACHE:
+        cache = CacheStore(source, max_size=settings.budget, eviction=label)
+    store = source if cache is None else cache
+    seconds = _read(label, store, windows, Layout.of(settings).chunk_rows)
     stats = None if cache is None else cache.cache_stats()
     return Result(label, source.counts.requests, source.counts.bytes_read, seconds, stats)
 
 
 # -- the report ------------------------------------------------------------------------------
 
-HEADER = ("policy", "hit ratio", "byte hit", "requests", "fetched MiB", "wall s", "speedup")
+HEADER = (
+    "policy",
+    "hit ratio",
+    "byte hit ratio",
+    "source requests",
+    "fetched MiB",
+    "wall s",
+    "speedup",
+)
 
 
 def _row(result: Result, baseline: float) -> tuple[str, ...]:
@@ -265,31 +274,42 @@ def table(results: Sequence[Result]) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    d = Settings()
     parser = argparse.ArgumentParser(
         prog="python -m zarr_cachestore.demo",
         description="Compare the installed eviction policies on one simulated workload.",
     )
     add = parser.add_argument
-    add("--data-dir", type=Path, help="where the array lives (default: ./demo-data)")
-    add("--array-mib", type=int, help="size of the array in MiB (default: 256)")
+    add("--data-dir", type=Path, help=f"where the array lives (default: ./{d.data_dir})")
+    add("--array-mib", type=int, help=f"size of the array in MiB (default: {d.array_mib})")
     add("--cache-mib", type=float, help="cache budget in MiB (default: a third of the array)")
-    add("--windows", type=int, help="windows read per run (default: 480)")
-    add("--latency-ms", type=float, help="simulated latency per request (default: 20)")
-    add("--bandwidth-mib", type=float, help="simulated MiB/s per request (default: 200)")
-    add("--seed", type=int, help="seed of the access pattern (default: 0)")
+    add("--windows", type=int, help=f"windows read per run (default: {d.windows})")
+    add("--latency-ms", type=float, help=f"latency per request (default: {d.latency_ms:g})")
+    add("--bandwidth-mib", type=float, help=f"MiB/s per request (default: {d.bandwidth_mib:g})")
+    add("--seed", type=int, help=f"seed of the access pattern (default: {d.seed})")
     add("--quick", action="store_true", help="a tiny array and few windows, for tests")
     return parser
 
 
+def _problem(settings: Settings) -> str | None:
+    """What is wrong with ``settings``, if anything."""
+    if min(settings.array_mib, settings.windows) < 1:
+        return "--array-mib and --windows must be at least 1"
+    if min(settings.latency_ms, settings.budget) < 0 or settings.bandwidth_mib <= 0:
+        return "--latency-ms and --cache-mib cannot be negative, --bandwidth-mib must be positive"
+    return None
+
+
 def settings_from(argv: Sequence[str] | None) -> Settings:
     """Parse ``argv``; options given override the preset (``--quick`` or the defaults)."""
-    args = vars(_parser().parse_args(argv))
+    parser = _parser()
+    args = vars(parser.parse_args(argv))
     preset = QUICK if args.pop("quick") else Settings()
-    given = {name: value for name, value in args.items() if value is not None}
-    for name in ("array_mib", "windows"):
-        if given.get(name, 1) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')} must be at least 1")
-    return dataclasses.replace(preset, **given)
+    settings = dataclasses.replace(preset, **{k: v for k, v in args.items() if v is not None})
+    problem = _problem(settings)
+    if problem is not None:
+        parser.error(problem)
+    return settings
 
 
 def _labels() -> Iterator[str]:
@@ -304,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     path, built = ensure_data(settings)
     layout = Layout.of(settings)
     windows = plan(layout.n_chunks, settings.windows, settings.seed)
-    print(f"data: {'generated' if built else 'reusing'} {path} ({layout.describe()})")
+    status = f"generated in {time.perf_counter() - start:.1f} s:" if built else "reusing"
+    print(f"data: {status} {path} ({layout.describe()})")
     print(
         f"workload: {len(windows)} windows of {WINDOW_CHUNKS} chunks, cache budget "
         f"{settings.budget / MIB:.1f} MiB, latency {settings.latency_ms:g} ms, "
