@@ -42,14 +42,17 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
 PathLike = str | os.PathLike[str]
 
 
-def _column(header: list[str], role: str, path: PathLike) -> int | None:
+def _find_column(header: list[str], role: str) -> int | None:
     names = [name.strip().lower() for name in header]
-    for alias in CSV_COLUMNS[role]:
-        if alias in names:
-            return names.index(alias)
-    if role == "timestamp":
-        return None
-    raise ValueError(f"{path}: no {role} column; name it one of {', '.join(CSV_COLUMNS[role])}")
+    return next((names.index(a) for a in CSV_COLUMNS[role] if a in names), None)
+
+
+def _column(header: list[str], role: str, path: PathLike) -> int:
+    index = _find_column(header, role)
+    if index is None:
+        aliases = ", ".join(CSV_COLUMNS[role])
+        raise ValueError(f"{path}: no {role} column; name it one of {aliases}")
+    return index
 
 
 def read_csv(path: PathLike, *, delimiter: str = ",", limit: int | None = None) -> Trace:
@@ -65,8 +68,8 @@ def read_csv(path: PathLike, *, delimiter: str = ",", limit: int | None = None) 
         header = next(rows, None)
         if header is None:
             raise ValueError(f"{path}: empty file")
-        k, s, t = (_column(header, role, path) for role in ("key", "size", "timestamp"))
-        assert k is not None and s is not None
+        k, s = _column(header, "key", path), _column(header, "size", path)
+        t = _find_column(header, "timestamp")
         for row in rows:
             if limit is not None and len(keys) >= limit:
                 break
@@ -99,7 +102,7 @@ def read_oracle_general(
         count = min(count, limit)
     if count == 0:
         return Trace(np.zeros(0, np.uint64), np.zeros(0, np.int64), name=os.fspath(path))
-    records = np.memmap(path, dtype=ORACLE_GENERAL, mode="r", shape=(count,))
+    records: np.ndarray = np.memmap(path, dtype=ORACLE_GENERAL, mode="r", shape=(count,))
     if skip_zero_size:
         records = records[records["obj_size"] > 0]
     return Trace(

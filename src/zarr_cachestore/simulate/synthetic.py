@@ -33,17 +33,19 @@ def object_sizes(
     if size_dist == "lognormal":
         mu = np.log(size) - sigma**2 / 2
         drawn = np.rint(rng.lognormal(mu, sigma, n_objects))
-        return np.clip(drawn, 1, MAX_SIZE).astype(np.int64)
+        clipped: np.ndarray = np.clip(drawn, 1, MAX_SIZE).astype(np.int64)
+        return clipped
     raise ValueError(f"unknown size distribution {size_dist!r}; use 'fixed' or 'lognormal'")
 
 
 def _zipf_ranks(n: int, n_objects: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws of popularity ranks ``0..n_objects-1``, P(rank r) proportional to (r+1)^-alpha."""
+    """``n`` draws of ranks ``0..n_objects-1`` with P(rank r) proportional to (r+1)^-alpha."""
     if n_objects < 1:
         raise ValueError("n_objects must be >= 1")
     cdf = np.cumsum(np.arange(1, n_objects + 1, dtype=np.float64) ** -alpha)
     ranks = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
-    return np.minimum(ranks, n_objects - 1)
+    capped: np.ndarray = np.minimum(ranks, n_objects - 1)
+    return capped
 
 
 def zipf(
