@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml $(wildcard policies/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,demo,dev]' $(if $(wildcard policies/pyproject.toml),-e ./policies)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,demo,sim,dev]' $(if $(wildcard policies/pyproject.toml),-e ./policies)
 	touch $(STAMP)
 
 demo: $(STAMP)
