@@ -212,14 +212,14 @@ CASES: list[Any] = [
     pytest.param(
         read((0, 5)),
         TypeError,
-        r"byte_range must be a RangeByteRequest, OffsetByteRequest or SuffixByteRequest, "
-        r"got tuple",
+        r"Unexpected byte_range, got \(0, 5\): pass a RangeByteRequest, OffsetByteRequest or "
+        r"SuffixByteRequest",
         id="byte_range=tuple",
     ),
     pytest.param(
         read(slice(0, 5)),
         TypeError,
-        r"byte_range must be a RangeByteRequest.*got slice",
+        r"Unexpected byte_range, got slice\(0, 5.*pass a RangeByteRequest",
         id="byte_range=slice",
     ),
 ]

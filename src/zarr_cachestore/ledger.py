@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy
+from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, tell_capacity
 
 __all__ = ["Entry", "Ledger", "Stats"]
 
@@ -65,6 +65,9 @@ class Ledger:
     ) -> None:
         self.capacity = capacity
         self.eviction = eviction
+        self._before_insert = getattr(eviction, "before_insert", None)
+        if capacity is not None:
+            tell_capacity(eviction, capacity)
         self.admission = admission
         self.stats = stats
         self.used = 0
@@ -98,6 +101,8 @@ class Ledger:
         ):
             self.stats.admissions_refused += 1
             return False, released
+        if self._before_insert is not None:
+            self._before_insert(key, size)
         while self.capacity is not None and self.used + size > self.capacity:
             evicted = self.eviction.evict()
             self._forget(evicted)

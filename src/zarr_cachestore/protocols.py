@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from zarr_cachestore.ranges import RangeKey, Span
 
-__all__ = ["AdmissionPolicy", "EvictionPolicy", "ExpiryPolicy", "RangeCache"]
+__all__ = ["AdmissionPolicy", "EvictionPolicy", "ExpiryPolicy", "RangeCache", "tell_capacity"]
 
 
 @runtime_checkable
@@ -27,6 +27,11 @@ class EvictionPolicy(Protocol):
 
     The store guarantees that it calls :meth:`on_insert` only for keys the policy does not hold,
     and :meth:`on_hit` and :meth:`on_remove` only for keys it does hold.
+
+    Two optional hooks are called when a policy defines them: ``set_capacity(capacity)`` once,
+    with the byte budget, before any other call; and ``before_insert(key, size)`` when an entry
+    has been admitted, before the evictions that make room for it (ARC adapts to ghost hits
+    there). The simulator calls them the same way.
     """
 
     def on_insert(self, key: Hashable, size: int) -> None:
@@ -55,6 +60,13 @@ class EvictionPolicy(Protocol):
 
     def __len__(self) -> int:
         """The number of entries tracked."""
+
+
+def tell_capacity(policy: EvictionPolicy, capacity: int) -> None:
+    """Call the policy's optional ``set_capacity`` hook, if it has one."""
+    set_capacity = getattr(policy, "set_capacity", None)
+    if set_capacity is not None:
+        set_capacity(capacity)
 
 
 @runtime_checkable

@@ -44,8 +44,8 @@ class Span:
             span = cls(-_nonnegative(request.suffix, "suffix"), None, from_end=True)
         else:
             raise TypeError(
-                f"byte_range must be a RangeByteRequest, OffsetByteRequest or SuffixByteRequest, "
-                f"got {type(request).__name__}"
+                f"Unexpected byte_range, got {request!r}: pass a RangeByteRequest, "
+                "OffsetByteRequest or SuffixByteRequest from zarr.abc.store"
             )
         return span if size is None else span.within(size)
 

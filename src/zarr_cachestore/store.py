@@ -685,7 +685,11 @@ class CacheStore(WrapperStore[Store]):
             pending = self._release(released)
         await self._drain(pending)
         if clear_tier and not isinstance(s.tier, MemoryTier):
-            await s.tier.clear()
+            try:
+                await s.tier.clear()
+            except Exception:  # the ledger is empty: whatever is left is never served
+                with s.lock:
+                    s.stats.cache_errors += 1
 
     async def _write(
         self, key: str, action: Callable[[], Awaitable[None]], value: Buffer | None = None
@@ -789,11 +793,14 @@ class CacheStore(WrapperStore[Store]):
         await self._drain(pending)
         try:
             size = known if known is not None else await self._store.getsize(key)
-        finally:
+        except BaseException:
             with s.lock:
                 s.source_reads.close(ticket)
-                if known is None and not ticket.stale:
-                    self._learn_size(key, size)
+            raise
+        with s.lock:
+            s.source_reads.close(ticket)
+            if known is None and not ticket.stale:
+                self._learn_size(key, size)
         return size
 
     async def getsize_prefix(self, prefix: str) -> int:

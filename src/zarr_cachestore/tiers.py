@@ -73,6 +73,7 @@ class StoreTier:
         await self.store.delete(key)
 
     async def clear(self) -> None:
+        await self.store._ensure_open()  # a LocalStore creates its folder here
         await self.store.clear()
 
     def __repr__(self) -> str:

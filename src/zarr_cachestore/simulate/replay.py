@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from zarr_cachestore.protocols import EvictionPolicy
+from zarr_cachestore.protocols import EvictionPolicy, tell_capacity
 from zarr_cachestore.registry import available, resolve
 from zarr_cachestore.simulate.trace import Trace
 
@@ -65,6 +65,7 @@ def _replay(run: _Run, keys: list[int], sizes: list[int]) -> None:
     pop = held.pop
     policy = run.policy
     on_hit, on_insert, evict = policy.on_hit, policy.on_insert, policy.evict
+    before_insert = getattr(policy, "before_insert", None)
     capacity, used, misses, miss_bytes = run.capacity, run.used, 0, 0
     for key, size in zip(keys, sizes):  # noqa: B905 (equal lengths by construction)
         if key in held:
@@ -74,6 +75,8 @@ def _replay(run: _Run, keys: list[int], sizes: list[int]) -> None:
         miss_bytes += size
         if size > capacity:
             continue
+        if before_insert is not None:
+            before_insert(key, size)
         used += size
         while used > capacity:
             used -= pop(evict())
@@ -99,11 +102,12 @@ def label_of(spec: Any) -> str:
     return spec.__name__ if isinstance(spec, type) else type(spec).__name__
 
 
-def _fresh(spec: Any) -> EvictionPolicy:
-    """A new, empty policy object for ``spec``; instances are deep-copied."""
+def _fresh(spec: Any, capacity: int) -> EvictionPolicy:
+    """A new, empty policy object for ``spec``, told its capacity; instances are deep-copied."""
     if not isinstance(spec, str | type):
         spec = copy.deepcopy(spec)
     policy: EvictionPolicy = resolve("eviction", spec)
+    tell_capacity(policy, capacity)
     return policy
 
 
@@ -142,7 +146,7 @@ def simulate(
     specs = _specs(policy_spec)
     working_set = trace.working_set().bytes
     capacities = resolve_sizes(cache_sizes, working_set)
-    runs = [_Run(label_of(s), _fresh(s), c) for s in specs for c in capacities]
+    runs = [_Run(label_of(s), _fresh(s, c), c) for s in specs for c in capacities]
     for keys, sizes in trace.chunks(chunk):
         for run in runs:
             _advance(run, keys, sizes)
