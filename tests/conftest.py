@@ -1,0 +1,29 @@
+"""Hypothesis profiles: "ci" (the default) is quick and reproducible; "nightly" digs deeper.
+
+Select one with the environment variable ``HYPOTHESIS_PROFILE``, e.g.
+``HYPOTHESIS_PROFILE=nightly python -m pytest tests/test_stateful_zarr.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    max_examples=20,
+    stateful_step_count=30,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "nightly",
+    deadline=None,
+    max_examples=500,
+    stateful_step_count=100,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
