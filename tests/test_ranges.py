@@ -180,10 +180,13 @@ def test_learned_size_of_a_full_range_read_is_unknown() -> None:
     assert Span(0, 1).learned_size(1) is None
 
 
-@pytest.mark.parametrize("length", [0, 3, 5])
-def test_learned_size_of_a_suffix_read_is_never_trusted(length: int) -> None:
-    """Sources disagree on suffixes longer than the value, so no suffix read reveals a size."""
-    assert Span(-5, None).learned_size(length) is None
+@pytest.mark.parametrize(("length", "size"), [(0, None), (2, None), (3, 3), (4, 4), (5, None)])
+def test_a_suffix_read_reveals_the_size_only_when_at_least_half_came_back(
+    length: int, size: int | None
+) -> None:
+    """zarr 3.1's MemoryStore answers a suffix of 5 on a 3-byte value with 2 bytes; an answer of
+    fewer than half the bytes asked for may be that, so it reveals nothing."""
+    assert Span(-5, None).learned_size(length) == size
 
 
 @pytest.mark.parametrize(
@@ -532,3 +535,14 @@ TestRangeCacheAgainstModel = RangeCacheMachine.TestCase
 TestRangeCacheAgainstModel.settings = settings(
     max_examples=100, stateful_step_count=40, deadline=None
 )
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.binary(min_size=1, max_size=30), suffix=st.integers(1, 70))
+def test_a_suffix_answered_as_zarr_31s_memory_store_does_never_teaches_a_wrong_size(
+    value: bytes, suffix: int
+) -> None:
+    """zarr 3.1 slices from ``len(value) - suffix`` without clamping it at 0."""
+    answer = value[len(value) - suffix :]
+    learned = Span.of(SuffixByteRequest(suffix)).learned_size(len(answer))
+    assert learned is None or learned == len(value)

@@ -67,12 +67,15 @@ class Span:
     def learned_size(self, length: int) -> int | None:
         """The value's size, if a read of this span returning ``length`` bytes reveals it.
 
-        Only reads that end at the end of the value and return something tell: a read from an
-        offset, or a range cut short. A short suffix read does not, as sources disagree on
-        suffixes longer than the value (zarr 3.1's MemoryStore returns too few bytes).
+        Reads that reach the end of the value and return something tell: a read from an offset,
+        a range cut short, a suffix cut short. For suffixes, zarr 3.1's MemoryStore answers a
+        suffix ``n`` of a value of ``size < n < 2 * size`` bytes with only ``n - size`` bytes,
+        fewer than half of ``n``; so a short suffix tells only when at least half came back.
         """
-        if self.from_end or length == 0:
+        if length == 0:
             return None
+        if self.from_end:
+            return length if length < -self.start <= 2 * length else None
         if self.stop is None or length < self.stop - self.start:
             return self.start + length
         return None
