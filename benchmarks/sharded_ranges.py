@@ -1,10 +1,10 @@
-"""Overlapping partial reads of a sharded array: source requests and bytes, three ways.
+"""Overlapping partial reads of a sharded array: source requests and bytes, four ways.
 
 The same seeded workload runs against the same source data
 
 * with no cache (the counting source directly),
 * through zarr's experimental ``CacheStore`` (``cache_store=MemoryStore()``),
-* through ``zarr_cachestore.CacheStore``,
+* through ``zarr_cachestore.CacheStore``, and with whole-shard promotion,
 
 both caches with the same ``max_size``, and prints one table. Counts are exact and do not depend
 on the machine; no time is measured.
@@ -27,7 +27,7 @@ import zarr
 from zarr.abc.store import Store
 from zarr.storage import MemoryStore
 
-from zarr_cachestore import CacheStore
+from zarr_cachestore import CacheStore, WholeValuePromotion
 from zarr_cachestore.simulated import LatencyStore
 
 SHAPE = (512, 512)
@@ -68,6 +68,10 @@ def zarr_cache(source: Store, max_size: int) -> Store:
 
 def our_cache(source: Store, max_size: int) -> Store:
     return CacheStore(source, max_size=max_size)
+
+
+def our_cache_promoting(source: Store, max_size: int) -> Store:
+    return CacheStore(source, max_size=max_size, promotion=WholeValuePromotion(0.25))
 
 
 def no_cache(source: Store, max_size: int) -> Store:
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         ("no cache", no_cache),
         ("zarr.experimental CacheStore", zarr_cache),
         ("zarr_cachestore CacheStore", our_cache),
+        ("zarr_cachestore, whole-shard promotion at 25%", our_cache_promoting),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr's experimental API warns on use

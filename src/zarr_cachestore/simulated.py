@@ -76,6 +76,15 @@ class LatencyStore(WrapperStore[Store]):
             await asyncio.sleep(delay)
         return value
 
+    async def getsize(self, key: str) -> int:
+        """One request that returns no bytes, as an object store's HEAD."""
+        size = await self._store.getsize(key)
+        with self._lock:
+            self.counts.requests += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return size
+
     async def get_partial_values(
         self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
     ) -> list[Buffer | None]:

@@ -37,6 +37,7 @@ __all__ = ["CacheStore"]
 
 _FlightKey = str | tuple[str, Span]  # a whole value, or one span of it
 _RETRY = object()  # a coalesced read whose leader was cancelled: read again
+_MISS = object()  # the cache does not hold the answer
 _MEMORY = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
 
 
@@ -373,6 +374,19 @@ class CacheStore(WrapperStore[Store]):
     async def get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
+        span, found = await self._lookup(key, prototype, byte_range)
+        if found is not _MISS:
+            return found  # type: ignore[return-value]
+        data = await self._fetch(key, span, prototype, byte_range)
+        if span is not None and self._config.promotion is not None:
+            await self._promote(key, prototype, self._config.promotion)
+        return data
+
+    async def _lookup(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None
+    ) -> tuple[Span | None, Buffer | object | None]:
+        """The request's span (normalized if the size is known), and the answer the cache
+        holds for it, or ``_MISS``. A hit is counted here; a miss is not."""
         _check_key(key)
         span = None if byte_range is None else Span.of(byte_range)
         s, pending = self._state, list[str]()
@@ -383,24 +397,21 @@ class CacheStore(WrapperStore[Store]):
                 span = span.within(entry.size if entry is not None else s.sizes[key])
             if entry is not None and entry.absent:
                 self._hit(key, entry, None)
-                return None
+                return span, None
             if entry is not None and isinstance(s.tier, MemoryTier):
-                return _as(prototype, self._hit(key, entry, s.tier.get_now(key), span))
+                return span, _as(prototype, self._hit(key, entry, s.tier.get_now(key), span))
             if entry is None and span is not None:
                 found = s.range_cache.lookup(key, span)
                 if found is not None and (held := self._fresh(found[0], pending)) is not None:
-                    return _as(prototype, self._hit(found[0], held, found[1]))
+                    return span, _as(prototype, self._hit(found[0], held, found[1]))
             ticket = s.tier_reads.open(key) if entry is not None and not s.busy.get(key) else None
         await self._drain(pending)
         if ticket is not None and entry is not None:
             whole = await self._read_tier(ticket, entry, prototype)
             if whole is not None:
                 with s.lock:
-                    return self._hit(key, entry, whole, span)  # type: ignore[no-any-return]
-        data = await self._fetch(key, span, prototype, byte_range)
-        if span is not None and self._config.promotion is not None:
-            await self._promote(key, prototype, self._config.promotion)
-        return data
+                    return span, self._hit(key, entry, whole, span)
+        return span, _MISS
 
     async def _promote(
         self, key: str, prototype: BufferPrototype, promotion: WholeValuePromotion
@@ -752,26 +763,37 @@ class CacheStore(WrapperStore[Store]):
         for key, prototype, byte_range in requests:
             yield key, await self.get(key, prototype, byte_range)
 
-    if hasattr(Store, "get_ranges"):  # zarr >= 3.2: sharded reads come through here
+    if hasattr(Store, "get_ranges"):  # zarr >= 3.2
 
-        def get_ranges(
+        async def get_ranges(
             self,
             key: str,
             byte_ranges: Sequence[ByteRequest | None],
             *,
             prototype: BufferPrototype,
-            max_concurrency: int | None = None,
-            max_gap_bytes: int | None = None,
-            max_coalesced_bytes: int | None = None,
+            **limits: int | None,
         ) -> AsyncIterator[Sequence[tuple[int, Buffer | None]]]:
-            """Coalesce ``byte_ranges`` as zarr does, reading merged ranges through the cache."""
-            limits = {
-                "max_concurrency": max_concurrency,
-                "max_gap_bytes": max_gap_bytes,
-                "max_coalesced_bytes": max_coalesced_bytes,
-            }
-            given = {name: value for name, value in limits.items() if value is not None}
-            return Store.get_ranges(self, key, byte_ranges, prototype=prototype, **given)  # type: ignore[attr-defined, no-any-return]
+            """Many ranges of ``key`` (zarr >= 3.2 reads sharded arrays through this).
+
+            Ranges the cache holds are answered first, in one batch. The rest are coalesced as
+            zarr does (nearby ranges merge into one read) and each merged read goes through
+            :meth:`get`, so it is cached whole and later ranges inside it are served from it.
+            """
+            answered, missing = [], []
+            for index, request in enumerate(byte_ranges):
+                found = (await self._lookup(key, prototype, request))[1]
+                if found is _MISS:
+                    missing.append((index, request))
+                else:
+                    answered.append((index, found))
+            if answered:
+                yield answered  # type: ignore[misc]
+            if missing:
+                given = {name: value for name, value in limits.items() if value is not None}
+                requests = [request for _, request in missing]
+                merged = Store.get_ranges(self, key, requests, prototype=prototype, **given)  # type: ignore[attr-defined]
+                async for group in merged:
+                    yield [(missing[position][0], data) for position, data in group]
 
     async def exists(self, key: str) -> bool:
         _check_key(key)
