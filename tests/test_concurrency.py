@@ -534,7 +534,7 @@ def written(index: int, round_: int) -> int:
 def test_zarr_sync_api_from_several_threads(tier: str) -> None:
     source = LatencyStore(MemoryStore())
     cache = CacheStore(
-        source, cache_store=MemoryStore() if tier == "store" else None, max_size=2_000
+        source, cache_store=LatencyStore(MemoryStore()) if tier == "store" else None, max_size=2_000
     )
     n_threads, chunk = 6, 10
     array = zarr.create_array(
@@ -625,7 +625,7 @@ async def test_pickle_round_trip_keeps_configuration_and_starts_empty(
     await source.set("k", buf(NEW))
     cache = CacheStore(
         source,
-        cache_store=MemoryStore() if tier == "store" else None,
+        cache_store=LatencyStore(MemoryStore()) if tier == "store" else None,
         max_size=1234,
         eviction=eviction,
         cache_set_data=False,

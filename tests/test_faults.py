@@ -108,7 +108,7 @@ async def test_a_source_error_propagates_and_nothing_is_cached(
     source = FailingSource(MemoryStore())
     await source.set("k", buf(b"0123456789"))
     await source.set("held", buf(b"already cached"))
-    cache = CacheStore(source, cache_store=MemoryStore() if tier == "store" else None)
+    cache = CacheStore(source, cache_store=LatencyStore(MemoryStore()) if tier == "store" else None)
     assert raw(await cache.get("held", PROTO)) == b"already cached"
     before = cache.cache_info()
 
@@ -296,7 +296,7 @@ class Clock:
 async def test_an_absent_key_is_remembered(tier: str) -> None:
     source = LatencyStore(MemoryStore())
     cache = CacheStore(
-        source, cache_store=MemoryStore() if tier == "store" else None, cache_missing=True
+        source, cache_store=LatencyStore(MemoryStore()) if tier == "store" else None, cache_missing=True
     )
     assert await cache.get("gone", PROTO) is None
     assert source.counts.requests == 1
@@ -316,7 +316,7 @@ async def test_a_write_through_the_cache_ends_a_remembered_absence(
     source = LatencyStore(MemoryStore())
     cache = CacheStore(
         source,
-        cache_store=MemoryStore() if tier == "store" else None,
+        cache_store=LatencyStore(MemoryStore()) if tier == "store" else None,
         cache_missing=True,
         cache_set_data=cache_set_data,
     )
@@ -337,7 +337,7 @@ async def test_a_remembered_absence_expires(tier: str) -> None:
     source = LatencyStore(MemoryStore())
     cache = CacheStore(
         source,
-        cache_store=MemoryStore() if tier == "store" else None,
+        cache_store=LatencyStore(MemoryStore()) if tier == "store" else None,
         cache_missing=True,
         max_age_seconds=10,
         clock=clock,

@@ -29,6 +29,13 @@ MAX_SIZE = 250
 TTL = 10.0
 
 
+CACHE_STORES = {  # the memory tier; a MemoryStore's dict, used directly; any other store
+    "memory": lambda: None,
+    "memory-store": MemoryStore,
+    "async-store": lambda: LatencyStore(MemoryStore()),
+}
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -77,7 +84,7 @@ class CacheStoreMachine(RuleBasedStateMachine):
         self.loop.close()
 
     @initialize(
-        tier=st.sampled_from(["memory", "store"]),
+        tier=st.sampled_from(["memory", "memory-store", "async-store"]),
         eviction=st.sampled_from(["lru", "lfu", "fifo"]),
         ttl=st.booleans(),
         cache_set_data=st.booleans(),
@@ -90,7 +97,7 @@ class CacheStoreMachine(RuleBasedStateMachine):
         self.max_size = max_size
         self.cache = CacheStore(
             self.source,
-            cache_store=MemoryStore() if tier == "store" else None,
+            cache_store=CACHE_STORES[tier](),
             max_size=max_size,
             eviction=eviction,
             max_age_seconds=TTL if ttl else "infinity",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from typing import TYPE_CHECKING
 
 import attrs
@@ -32,7 +33,16 @@ class Span:
 
     @classmethod
     def of(cls, request: ByteRequest, size: int | None = None) -> Span:
-        """Normalize a zarr byte request, using the value's ``size`` when it is known."""
+        """Normalize a zarr byte request, using the value's ``size`` when it is known.
+
+        Answers are memoized: sharded reads repeat the same few requests over and over.
+        """
+        if _plain(request):
+            return _normalized(request, size)
+        return cls._normalize(request, size)
+
+    @classmethod
+    def _normalize(cls, request: ByteRequest, size: int | None) -> Span:
         if isinstance(request, RangeByteRequest):
             start, stop = _nonnegative(request.start, "start"), _nonnegative(request.end, "end")
             if stop < start:
@@ -79,6 +89,20 @@ class Span:
         if self.stop is None or length < self.stop - self.start:
             return self.start + length
         return None
+
+
+_normalized = functools.lru_cache(maxsize=4096)(Span._normalize)
+
+
+def _plain(request: object) -> bool:
+    """Whether ``request`` can key the memo: a request of ints (``True`` and ``2.0`` are equal
+    to ``1`` and ``2`` as keys, but must be refused)."""
+    kind = type(request)
+    if kind is RangeByteRequest:
+        return type(request.start) is int and type(request.end) is int  # type: ignore[attr-defined]
+    if kind is OffsetByteRequest:
+        return type(request.offset) is int  # type: ignore[attr-defined]
+    return kind is SuffixByteRequest and type(request.suffix) is int  # type: ignore[attr-defined]
 
 
 def _nonnegative(value: object, name: str) -> int:

@@ -52,6 +52,13 @@ class LatencyStore(WrapperStore[Store]):
     def _supports_sync_io(self) -> bool:
         return False  # every read must pass through the counting, waiting ``get``
 
+    def __getstate__(self) -> dict[str, object]:
+        return {name: value for name, value in self.__dict__.items() if name != "_lock"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def reset_counts(self) -> RequestCounts:
         """Start counting afresh (in every view of this store); return the counts so far."""
         with self._lock:

@@ -27,7 +27,7 @@ from zarr.storage import WrapperStore
 from zarr_cachestore.ledger import Entry, Ledger, Stats
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import resolve
-from zarr_cachestore.tiers import MemoryTier, StoreTier
+from zarr_cachestore.tiers import MemoryTier, tier_for
 
 if TYPE_CHECKING:
     from zarr.abc.store import ByteRequest
@@ -99,9 +99,7 @@ class _State:
         self.admission = resolve("admission", config.admission)
         self.range_cache = resolve("range_cache", config.range_cache)
         self.ledger = Ledger(config.max_size, self.eviction, self.admission, self.stats)
-        self.tier: MemoryTier | StoreTier = (
-            MemoryTier() if config.cache_store is None else StoreTier(config.cache_store)
-        )
+        self.tier = tier_for(config.cache_store)
         self.sizes: OrderedDict[str, int] = OrderedDict()  # value sizes learned from reads
         self.range_bytes: OrderedDict[str, int] = OrderedDict()  # bytes of ranges read, by key
         self.flights: dict[_FlightKey, concurrent.futures.Future[Any]] = {}
@@ -391,26 +389,29 @@ class CacheStore(WrapperStore[Store]):
         span = None if byte_range is None else Span.of(byte_range)
         s, pending = self._state, list[str]()
         with s.lock:
+            now = self._config.clock()
             s.admission.on_access(key)
-            entry = self._fresh(key, pending)
-            if span is not None and (entry is not None or key in s.sizes):
-                span = span.within(entry.size if entry is not None else s.sizes[key])
+            entry = self._fresh(key, pending, now)
+            if byte_range is not None and (entry is not None or key in s.sizes):
+                span = Span.of(byte_range, entry.size if entry is not None else s.sizes[key])
             if entry is not None and entry.absent:
-                self._hit(key, entry, None)
+                self._hit(key, entry, None, now)
                 return span, None
             if entry is not None and isinstance(s.tier, MemoryTier):
-                return span, _as(prototype, self._hit(key, entry, s.tier.get_now(key), span))
+                value = s.tier.get_now(key)
+                return span, _as(prototype, self._hit(key, entry, value, now, span))
             if entry is None and span is not None:
                 found = s.range_cache.lookup(key, span)
-                if found is not None and (held := self._fresh(found[0], pending)) is not None:
-                    return span, _as(prototype, self._hit(found[0], held, found[1]))
+                held = None if found is None else self._fresh(found[0], pending, now)
+                if found is not None and held is not None:
+                    return span, _as(prototype, self._hit(found[0], held, found[1], now))
             ticket = s.tier_reads.open(key) if entry is not None and not s.busy.get(key) else None
         await self._drain(pending)
         if ticket is not None and entry is not None:
             whole = await self._read_tier(ticket, entry, prototype)
             if whole is not None:
                 with s.lock:
-                    return span, self._hit(key, entry, whole, span)
+                    return span, self._hit(key, entry, whole, self._config.clock(), span)
         return span, _MISS
 
     async def _promote(
@@ -434,7 +435,7 @@ class CacheStore(WrapperStore[Store]):
                     s.ledger.remove(range_key)
                 s.range_bytes.pop(key, None)
 
-    def _fresh(self, key: Hashable, pending: list[str]) -> Entry | None:
+    def _fresh(self, key: Hashable, pending: list[str], now: float | None = None) -> Entry | None:
         """The ready entry of ``key``, expiring it if its deadline has passed. Under the lock.
 
         Cache-store deletes the expiry needs are appended to ``pending``.
@@ -443,17 +444,19 @@ class CacheStore(WrapperStore[Store]):
         entry = s.ledger.get(key)
         if entry is None or not entry.ready:
             return None
-        if self._config.clock() < entry.deadline:
+        if (self._config.clock() if now is None else now) < entry.deadline:
             return entry
         s.stats.expirations += 1
         pending += self._release(s.ledger.remove(key))
         return None
 
-    def _hit(self, key: Hashable, entry: Entry, data: Any, span: Span | None = None) -> Any:
-        """Count a hit on ``entry`` and return ``data``, cut to ``span``. Under the lock."""
+    def _hit(
+        self, key: Hashable, entry: Entry, data: Any, now: float, span: Span | None = None
+    ) -> Any:
+        """Count a hit on ``entry`` at ``now``; return ``data``, cut to ``span``. Under the lock."""
         s = self._state
         s.ledger.hit(key)
-        entry.deadline = s.expiry.on_read(key, self._config.clock(), entry.deadline)
+        entry.deadline = s.expiry.on_read(key, now, entry.deadline)
         if span is not None:
             data = data[span.start : span.stop]
         s.stats.hits += 1
