@@ -296,7 +296,9 @@ class Clock:
 async def test_an_absent_key_is_remembered(tier: str) -> None:
     source = LatencyStore(MemoryStore())
     cache = CacheStore(
-        source, cache_store=LatencyStore(MemoryStore()) if tier == "store" else None, cache_missing=True
+        source,
+        cache_store=LatencyStore(MemoryStore()) if tier == "store" else None,
+        cache_missing=True,
     )
     assert await cache.get("gone", PROTO) is None
     assert source.counts.requests == 1
