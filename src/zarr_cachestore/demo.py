@@ -46,7 +46,7 @@ class Settings:
 
     array_mib: int = 256
     chunk_kib: int = 1024
-    windows: int = 175
+    windows: int = 140
     latency_ms: float = 20.0
     bandwidth_mib: float = 200.0
     cache_mib: float | None = None  # None: a third of the array
@@ -285,7 +285,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--cache-mib", type=float, help="cache budget in MiB (default: a third of the array)")
     add("--windows", type=int, help=f"windows read per run (default: {d.windows})")
     add("--latency-ms", type=float, help=f"latency per request (default: {d.latency_ms:g})")
-    add("--bandwidth-mib", type=float, help=f"MiB/s per request (default: {d.bandwidth_mib:g})")
+    add(
+        "--bandwidth-mib",
+        type=float,
+        help=f"MiB/s of the one link all reads share (default: {d.bandwidth_mib:g})",
+    )
     add("--seed", type=int, help=f"seed of the access pattern (default: {d.seed})")
     add("--quick", action="store_true", help="a tiny array and few windows, for tests")
     return parser
@@ -329,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"workload: {len(windows)} windows of {WINDOW_CHUNKS} chunks, cache budget "
         f"{settings.budget / MIB:.1f} MiB, latency {settings.latency_ms:g} ms, "
-        f"bandwidth {settings.bandwidth_mib:g} MiB/s per request, seed {settings.seed}"
+        f"shared bandwidth {settings.bandwidth_mib:g} MiB/s, seed {settings.seed}"
     )
     results = [run(label, path, settings, windows) for label in _labels()]
     print()

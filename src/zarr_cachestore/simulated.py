@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,23 @@ class RequestCounts:
     bytes_read: int = 0
 
 
+@attrs.define
+class _Link:
+    """One network link that transfers take turns on."""
+
+    free_at: float = 0.0
+
+    def reserve(self, seconds: float) -> float:
+        """Queue a transfer of ``seconds``; how long until it is done."""
+        now = time.monotonic()
+        self.free_at = max(now, self.free_at) + seconds
+        return self.free_at - now
+
+
 class LatencyStore(WrapperStore[Store]):
-    """Wraps ``store``; every read waits ``latency`` seconds plus size / ``bandwidth``.
+    """Wraps ``store``; every read waits ``latency`` seconds, and its bytes then cross one link
+    of ``bandwidth`` bytes/s that all reads share (transfers queue on it), as when one machine
+    downloads from an object store.
 
     A suffix longer than the value returns all of it, as object stores and zarr 3.2+ do (zarr
     3.1's MemoryStore returns too few bytes). Reads are counted in :attr:`counts` (one request
@@ -41,11 +57,12 @@ class LatencyStore(WrapperStore[Store]):
         self.latency = latency
         self.bandwidth = bandwidth
         self.counts = RequestCounts()
+        self._link = _Link()
         self._lock = threading.Lock()
 
     def _with_store(self, store: Store) -> LatencyStore:
         twin = LatencyStore(store, latency=self.latency, bandwidth=self.bandwidth)
-        twin.counts, twin._lock = self.counts, self._lock
+        twin.counts, twin._link, twin._lock = self.counts, self._link, self._lock
         return twin
 
     @property
@@ -78,7 +95,8 @@ class LatencyStore(WrapperStore[Store]):
         with self._lock:
             self.counts.requests += 1
             self.counts.bytes_read += size
-        delay = self.latency + (size / self.bandwidth if self.bandwidth else 0.0)
+            transfer = self._link.reserve(size / self.bandwidth) if self.bandwidth else 0.0
+        delay = self.latency + transfer
         if delay:
             await asyncio.sleep(delay)
         return value
