@@ -1,8 +1,9 @@
 """Cache hits per second: zarr's experimental CacheStore against zarr_cachestore, in one run.
 
-Every way serves the same keys from a warm cache, interleaved round by round so that load on a
-shared machine touches all of them alike; the table reports the median of the rounds and each
-way's speed relative to zarr's.
+Every way serves the same requests from a warm cache (whole values; then, with fresh caches,
+one byte range per value, as a sharded read repeats them), interleaved round by round so that
+load on a shared machine touches all ways alike. The table reports the median of the rounds and
+each way's speed relative to zarr's.
 
     python benchmarks/hot_path.py [--keys 256] [--value-bytes 65536] [--rounds 7]
 """
@@ -55,13 +56,13 @@ async def main(keys: int, value_bytes: int, rounds: int, repeat: int) -> None:
     names = [f"c/{i}" for i in range(keys)]
     for name in names:
         await source.set(name, cpu.Buffer.from_bytes(bytes(value_bytes)))
-    stores = {way: build(source) for way, build in WAYS.items()}
     print(f"zarr {zarr.__version__}: {keys} keys of {value_bytes:,} bytes, {rounds} rounds")
     print("\n| way | whole-value hits/s | ratio | range hits/s | ratio |")
     print("| --- | ---: | ---: | ---: | ---: |")
     speeds: dict[str, dict[bool, list[float]]] = {way: {False: [], True: []} for way in WAYS}
     for ranged in (False, True):
-        for store in stores.values():  # warm: every key (and range) read once
+        stores = {way: build(source) for way, build in WAYS.items()}  # fresh caches
+        for store in stores.values():  # warm: every key (or range) read once
             await hits_per_second(store, names, ranged, 1)
         for _ in range(rounds):
             for way, store in stores.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
@@ -111,10 +111,9 @@ def _nonnegative(value: object, name: str) -> int:
     return value
 
 
-@attrs.frozen
-class RangeKey:
+class RangeKey(NamedTuple):
     """The ledger key of a range entry: bytes ``[start, stop)`` of ``key``, or its last
-    ``-start`` bytes when ``stop`` is ``None``."""
+    ``-start`` bytes when ``stop`` is ``None``. A tuple, as it is hashed on every hit."""
 
     key: str
     start: int
@@ -151,6 +150,10 @@ class InMemoryRangeCache:
             return entry, data[max(0, len(data) + span.start) :]
         if span.stop is None:
             return None
+        exact = RangeKey(key, span.start, span.stop)
+        held = self._data.get(exact)
+        if held is not None:  # the common case: a repeated request, no slicing needed
+            return exact, held
         starts = self._absolute.get(key, ())
         floor = span.start - self._longest.get(key, 0)
         for i in range(bisect.bisect_right(starts, (span.start, float("inf"))) - 1, -1, -1):

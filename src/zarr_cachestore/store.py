@@ -54,6 +54,7 @@ class _Ticket:
     """Marks one read in flight for ``key``; turned stale when ``key`` is touched meanwhile."""
 
     key: str
+    entry: Entry | None = None  # for a cache-store read: the entry it reads
     stale: bool = False
 
 
@@ -63,8 +64,8 @@ class _Tickets:
     def __init__(self) -> None:
         self._open: dict[str, set[_Ticket]] = {}
 
-    def open(self, key: str) -> _Ticket:
-        ticket = _Ticket(key)
+    def open(self, key: str, entry: Entry | None = None) -> _Ticket:
+        ticket = _Ticket(key, entry)
         self._open.setdefault(key, set()).add(ticket)
         return ticket
 
@@ -372,7 +373,9 @@ class CacheStore(WrapperStore[Store]):
     async def get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
-        span, found = await self._lookup(key, prototype, byte_range)
+        span, found, pending, ticket = self._held(key, prototype, byte_range)
+        if found is _MISS:
+            span, found = await self._finish_lookup(key, prototype, span, pending, ticket)
         if found is not _MISS:
             return found  # type: ignore[return-value]
         data = await self._fetch(key, span, prototype, byte_range)
@@ -385,6 +388,16 @@ class CacheStore(WrapperStore[Store]):
     ) -> tuple[Span | None, Buffer | object | None]:
         """The request's span (normalized if the size is known), and the answer the cache
         holds for it, or ``_MISS``. A hit is counted here; a miss is not."""
+        span, found, pending, ticket = self._held(key, prototype, byte_range)
+        if found is not _MISS:
+            return span, found
+        return await self._finish_lookup(key, prototype, span, pending, ticket)
+
+    def _held(
+        self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None
+    ) -> tuple[Span | None, Buffer | object | None, list[str], _Ticket | None]:
+        """What the cache answers at once, under its lock; else ``_MISS``, with the deletes
+        and the cache-store read (a ticket) that :meth:`_finish_lookup` must still do."""
         _check_key(key)
         span = None if byte_range is None else Span.of(byte_range)
         s, pending = self._state, list[str]()
@@ -396,23 +409,37 @@ class CacheStore(WrapperStore[Store]):
                 span = Span.of(byte_range, entry.size if entry is not None else s.sizes[key])
             if entry is not None and entry.absent:
                 self._hit(key, entry, None, now)
-                return span, None
+                return span, None, pending, None
             if entry is not None and isinstance(s.tier, MemoryTier):
-                value = s.tier.get_now(key)
-                return span, _as(prototype, self._hit(key, entry, value, now, span))
+                value = _as(prototype, self._hit(key, entry, s.tier.get_now(key), now, span))
+                return span, value, pending, None
             if entry is None and span is not None:
                 found = s.range_cache.lookup(key, span)
                 held = None if found is None else self._fresh(found[0], pending, now)
                 if found is not None and held is not None:
-                    return span, _as(prototype, self._hit(found[0], held, found[1], now))
-            ticket = s.tier_reads.open(key) if entry is not None and not s.busy.get(key) else None
+                    value = _as(prototype, self._hit(found[0], held, found[1], now))
+                    return span, value, pending, None
+            readable = entry is not None and not s.busy.get(key)
+            ticket = s.tier_reads.open(key, entry) if readable else None
+        return span, _MISS, pending, ticket
+
+    async def _finish_lookup(
+        self,
+        key: str,
+        prototype: BufferPrototype,
+        span: Span | None,
+        pending: list[str],
+        ticket: _Ticket | None,
+    ) -> tuple[Span | None, Buffer | object | None]:
+        """Do the deletes an expiry left, then read the cache store if it holds the value."""
         await self._drain(pending)
-        if ticket is not None and entry is not None:
-            whole = await self._read_tier(ticket, entry, prototype)
-            if whole is not None:
-                with s.lock:
-                    return span, self._hit(key, entry, whole, self._config.clock(), span)
-        return span, _MISS
+        if ticket is None or ticket.entry is None:
+            return span, _MISS
+        whole = await self._read_tier(ticket, ticket.entry, prototype)
+        if whole is None:
+            return span, _MISS
+        with self._state.lock:
+            return span, self._hit(key, ticket.entry, whole, self._config.clock(), span)
 
     async def _promote(
         self, key: str, prototype: BufferPrototype, promotion: WholeValuePromotion
@@ -457,7 +484,7 @@ class CacheStore(WrapperStore[Store]):
         s = self._state
         s.ledger.hit(key)
         entry.deadline = s.expiry.on_read(key, now, entry.deadline)
-        if span is not None:
+        if span is not None and (span.start, span.stop) != (0, entry.size):
             data = data[span.start : span.stop]
         s.stats.hits += 1
         s.stats.bytes_from_cache += len(data) if data is not None else 0
