@@ -8,13 +8,11 @@ from typing import Any
 
 import pytest
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
-from zarr.core.buffer import default_buffer_prototype
 from zarr.storage import MemoryStore, WrapperStore
 
+from helpers import PROTO
 from zarr_cachestore import LRU, TTL, CacheStore
 from zarr_cachestore.simulated import LatencyStore
-
-PROTO = default_buffer_prototype()
 
 
 class NoDeletes(WrapperStore[Store]):

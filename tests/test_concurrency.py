@@ -20,34 +20,13 @@ from zarr.abc.store import (
     Store,
     SuffixByteRequest,
 )
-from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import MemoryStore, WrapperStore
 
+from helpers import PROTO, buf, expected_bytes, raw
 from zarr_cachestore import LFU, CacheStore
 from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.tiers import MemoryTier
-
-PROTO = default_buffer_prototype()
-
-
-def buf(data: bytes) -> Buffer:
-    return PROTO.buffer.from_bytes(data)
-
-
-def raw(value: Buffer | None) -> bytes | None:
-    return None if value is None else value.to_bytes()
-
-
-def cut(data: bytes, byte_range: ByteRequest | None) -> bytes:
-    """What a read of ``byte_range`` of ``data`` returns."""
-    if byte_range is None:
-        return data
-    if isinstance(byte_range, RangeByteRequest):
-        return data[byte_range.start : byte_range.end]
-    if isinstance(byte_range, OffsetByteRequest):
-        return data[byte_range.offset :]
-    assert isinstance(byte_range, SuffixByteRequest)
-    return data[-byte_range.suffix :]
 
 
 async def settle(condition: Callable[[], bool], rounds: int = 500) -> None:
@@ -173,11 +152,11 @@ async def test_miss_begun_before_a_write_is_not_inserted_after_it(
     gate.set()
     # The early read overlapped the write, so either value is a correct answer for it...
     assert raw(await early) in {
-        cut(OLD, byte_range),
-        None if after is None else cut(after, byte_range),
+        expected_bytes(OLD, byte_range),
+        None if after is None else expected_bytes(after, byte_range),
     }
     # ...but it must not have put the old bytes in the cache.
-    expected = None if after is None else cut(after, byte_range)
+    expected = None if after is None else expected_bytes(after, byte_range)
     assert raw(await cache.get(key, PROTO, byte_range)) == expected
     assert raw(await cache.get(key, PROTO, byte_range)) == expected
     assert raw(await cache.get(key, PROTO)) == after
@@ -204,7 +183,7 @@ async def test_read_begun_after_a_write_sees_it_while_an_older_read_is_in_flight
     )
     gate.set()
     await early
-    assert raw(await late) == (None if after is None else cut(after, byte_range))
+    assert raw(await late) == (None if after is None else expected_bytes(after, byte_range))
 
 
 # -- single flight ------------------------------------------------------------------------
@@ -225,13 +204,13 @@ async def test_concurrent_misses_make_one_source_request(byte_range: ByteRequest
     gate.set()
     results = await asyncio.gather(*tasks)
 
-    assert [raw(result) for result in results] == [cut(NEW, byte_range)] * N_READERS
+    assert [raw(result) for result in results] == [expected_bytes(NEW, byte_range)] * N_READERS
     assert source.requests == 1
     stats = cache.cache_stats()
     assert stats["coalesced"] == N_READERS - 1
     assert stats["misses"] == N_READERS
     # The one answer was cached: the next read is a hit.
-    assert raw(await cache.get("k", PROTO, byte_range)) == cut(NEW, byte_range)
+    assert raw(await cache.get("k", PROTO, byte_range)) == expected_bytes(NEW, byte_range)
     assert source.requests == 1
 
 
@@ -263,7 +242,7 @@ async def test_a_failed_source_request_reaches_every_waiter_and_caches_nothing(
 
     source.error = None
     source.gate = None
-    assert raw(await cache.get("k", PROTO, byte_range)) == cut(NEW, byte_range)
+    assert raw(await cache.get("k", PROTO, byte_range)) == expected_bytes(NEW, byte_range)
     assert source.requests == requests + 2  # the failure was not remembered
     assert raw(await cache.get("other", PROTO)) == OLD
     assert source.requests == requests + 2
@@ -290,9 +269,9 @@ async def test_waiters_get_an_answer_when_the_leader_is_cancelled(
         await leader
     gate.set()
     results = await asyncio.wait_for(asyncio.gather(*waiters), timeout=5)
-    assert [raw(result) for result in results] == [cut(NEW, byte_range)] * 3
+    assert [raw(result) for result in results] == [expected_bytes(NEW, byte_range)] * 3
     # The cache still works afterwards.
-    assert raw(await cache.get("k", PROTO, byte_range)) == cut(NEW, byte_range)
+    assert raw(await cache.get("k", PROTO, byte_range)) == expected_bytes(NEW, byte_range)
     info = cache.cache_info()
     assert info["current_size"] <= len(NEW)
     assert info["current_size"] == memory_bytes_held(cache)
@@ -390,7 +369,9 @@ class History:
             candidates = [] if version is None else [version]
         else:
             candidates = [
-                v for v in range(VERSIONS + 1) if cut(version_value(key, v), byte_range) == data
+                v
+                for v in range(VERSIONS + 1)
+                if expected_bytes(version_value(key, v), byte_range) == data
             ]
         if not candidates:
             self.violations.append(f"{key}: torn or unknown value {data!r}")

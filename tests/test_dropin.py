@@ -8,18 +8,13 @@ import inspect
 import numpy as np
 import pytest
 import zarr
-from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import LocalStore, MemoryStore
 
+from helpers import PROTO, buf
 from zarr_cachestore import CacheStore
 
 zarr_cache_store = pytest.importorskip("zarr.experimental.cache_store")
 ZarrCacheStore = zarr_cache_store.CacheStore
-PROTO = default_buffer_prototype()
-
-
-def buf(data: bytes) -> cpu.Buffer:
-    return cpu.Buffer.from_bytes(data)
 
 
 def test_every_keyword_of_zarrs_constructor_is_accepted_with_the_same_default() -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from zarr.abc.store import RangeByteRequest
-from zarr.core.buffer import cpu, default_buffer_prototype
+from zarr.core.buffer import cpu
 from zarr.storage import MemoryStore
 
+from helpers import PROTO
 from zarr_cachestore import CacheStore, WholeValuePromotion
 from zarr_cachestore.simulated import LatencyStore
 
-PROTO = default_buffer_prototype()
 VALUE = bytes(range(100))
 
 

@@ -23,6 +23,7 @@ from zarr.abc.store import (
 from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import MemoryStore
 
+from helpers import expected_bytes
 from zarr_cachestore import CacheStore
 from zarr_cachestore.simulated import LatencyStore
 
@@ -30,19 +31,6 @@ PROTOTYPE = default_buffer_prototype()
 KEYS = ("a", "b", "c/0")
 MAX_SIZE = 400
 MAX_LENGTH = 300
-
-
-def object_store_slice(value: bytes, request: ByteRequest | None) -> bytes:
-    """``request`` of ``value``, as object stores answer it: a suffix longer than the value is
-    all of it (the semantics of zarr 3.2+ and LocalStore, and of ``LatencyStore``)."""
-    if request is None:
-        return value
-    if isinstance(request, RangeByteRequest):
-        return value[request.start : request.end]
-    if isinstance(request, OffsetByteRequest):
-        return value[request.offset :]
-    assert isinstance(request, SuffixByteRequest)
-    return value[max(0, len(value) - request.suffix) :]
 
 
 # Past-the-end positions included; 0 and 1 drawn often, as empty suffixes and ranges hide there.
@@ -90,7 +78,7 @@ class RangeMachine(RuleBasedStateMachine):
             assert buffer is None
             return
         assert buffer is not None, f"{key!r} is stored but the cache answered None"
-        expected = object_store_slice(self.model[key], request)
+        expected = expected_bytes(self.model[key], request)
         assert buffer.to_bytes() == expected, f"{request!r} of {len(self.model[key])} bytes"
 
     @rule(key=st.sampled_from(KEYS), request=requests)
@@ -119,7 +107,7 @@ class RangeMachine(RuleBasedStateMachine):
                 assert buffer is None
             else:
                 assert buffer is not None
-                assert buffer.to_bytes() == object_store_slice(self.model[key], request)
+                assert buffer.to_bytes() == expected_bytes(self.model[key], request)
 
     @rule(key=st.sampled_from(KEYS))
     def delete(self, key: str) -> None:
@@ -191,7 +179,7 @@ async def test_suffix_reads_answer_as_the_source_does_before_and_after_a_full_re
     forty: tuple[CacheStore, bytes], suffix: int
 ) -> None:
     cache, value = forty
-    expected = object_store_slice(value, SuffixByteRequest(suffix))
+    expected = expected_bytes(value, SuffixByteRequest(suffix))
 
     assert await read(cache, "k", SuffixByteRequest(suffix)) == expected
     assert await read(cache, "k", OffsetByteRequest(5)) == value[5:]

@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer.cpu import Buffer
 
+from helpers import expected_bytes
 from zarr_cachestore import InMemoryRangeCache, RangeCache, RangeKey, Span
 
 VALUE = b"0123456789"
@@ -24,16 +25,6 @@ VALUE = b"0123456789"
 
 def buf(data: bytes) -> Buffer:
     return Buffer.from_bytes(data)
-
-
-def true_bytes(value: bytes, request: ByteRequest) -> bytes:
-    """What a zarr store returns for ``request`` on ``value``, written out case by case."""
-    if isinstance(request, RangeByteRequest):
-        return value[request.start : request.end]
-    if isinstance(request, OffsetByteRequest):
-        return value[request.offset :]
-    assert isinstance(request, SuffixByteRequest)
-    return value[max(0, len(value) - request.suffix) :]
 
 
 def sliced(value: bytes, span: Span) -> bytes:
@@ -149,7 +140,7 @@ def test_span_of_with_size_selects_exactly_what_a_store_returns(
     span = Span.of(request_, len(value))
     assert span.stop is not None
     assert 0 <= span.start <= span.stop <= len(value)
-    assert value[span.start : span.stop] == true_bytes(value, request_)
+    assert value[span.start : span.stop] == expected_bytes(value, request_)
 
 
 # -- Span.within ------------------------------------------------------------------------------
@@ -206,7 +197,7 @@ def test_learned_size_of_an_empty_zero_length_suffix_read_is_unknown() -> None:
 @settings(max_examples=200, deadline=None)
 @given(value=st.binary(max_size=30), request_=requests())
 def test_learned_size_never_claims_a_wrong_size(value: bytes, request_: ByteRequest) -> None:
-    learned = Span.of(request_).learned_size(len(true_bytes(value, request_)))
+    learned = Span.of(request_).learned_size(len(expected_bytes(value, request_)))
     assert learned is None or learned == len(value)
 
 

@@ -19,6 +19,7 @@ from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteReques
 from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import MemoryStore
 
+from helpers import expected_bytes
 from zarr_cachestore import CacheStore, RangeKey
 from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.tiers import MemoryTier
@@ -42,16 +43,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def slice_like_zarr(value: bytes, request: Any) -> bytes:
-    if request is None:
-        return value
-    if isinstance(request, RangeByteRequest):
-        return value[request.start : request.end]
-    if isinstance(request, OffsetByteRequest):
-        return value[request.offset :]
-    return value[max(0, len(value) - request.suffix) :]
 
 
 REQUESTS = st.one_of(
@@ -152,7 +143,7 @@ class CacheStoreMachine(RuleBasedStateMachine):
 
     def check(self, key: str, request: Any, got: Any) -> None:
         answer = None if got is None else got.to_bytes()
-        expected = {None if v is None else slice_like_zarr(v, request) for v in self.allowed(key)}
+        expected = {None if v is None else expected_bytes(v, request) for v in self.allowed(key)}
         assert answer in expected, f"read {key!r} {request} -> {answer!r}, allowed {expected}"
 
     @rule(key=KEYS)

@@ -20,7 +20,7 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 import attrs
-from zarr.abc.store import Store
+from zarr.abc.store import ByteRequest, Store
 from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
@@ -30,18 +30,17 @@ from zarr_cachestore.registry import resolve
 from zarr_cachestore.tiers import MemoryTier, tier_for
 
 if TYPE_CHECKING:
-    from zarr.abc.store import ByteRequest
     from zarr.core.buffer import Buffer, BufferPrototype
 
 __all__ = ["CacheStore"]
 
-_FlightKey = str | tuple[str, Span]  # a whole value, or one span of it
+_FlightKey = str | tuple[str, ByteRequest]  # a whole value, or one request of it
 _RETRY = object()  # a coalesced read whose leader was cancelled: read again
 _MISS = object()  # the cache does not hold the answer
 _MEMORY = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
 
 
-def _remember(memory: OrderedDict[str, int], key: str, value: int) -> None:
+def _remember(memory: OrderedDict[str, Any], key: str, value: Any) -> None:
     """Record ``value`` for ``key`` in a bounded map that forgets its oldest keys first."""
     memory[key] = value
     memory.move_to_end(key)
@@ -101,7 +100,7 @@ class _State:
         self.range_cache = resolve("range_cache", config.range_cache)
         self.ledger = Ledger(config.max_size, self.eviction, self.admission, self.stats)
         self.tier = tier_for(config.cache_store)
-        self.sizes: OrderedDict[str, int] = OrderedDict()  # value sizes learned from reads
+        self.sizes: OrderedDict[str, tuple[int, float]] = OrderedDict()  # size, until when
         self.range_bytes: OrderedDict[str, int] = OrderedDict()  # bytes of ranges read, by key
         self.flights: dict[_FlightKey, concurrent.futures.Future[Any]] = {}
         self.source_reads = _Tickets()  # misses in flight, made stale by writes
@@ -378,7 +377,7 @@ class CacheStore(WrapperStore[Store]):
             span, found = await self._finish_lookup(key, prototype, span, pending, ticket)
         if found is not _MISS:
             return found  # type: ignore[return-value]
-        data = await self._fetch(key, span, prototype, byte_range)
+        data = await self._fetch(key, prototype, byte_range)
         if span is not None and self._config.promotion is not None:
             await self._promote(key, prototype, self._config.promotion)
         return data
@@ -399,22 +398,25 @@ class CacheStore(WrapperStore[Store]):
         """What the cache answers at once, under its lock; else ``_MISS``, with the deletes
         and the cache-store read (a ticket) that :meth:`_finish_lookup` must still do."""
         _check_key(key)
-        span = None if byte_range is None else Span.of(byte_range)
+        span = raw = None if byte_range is None else Span.of(byte_range)
         s, pending = self._state, list[str]()
         with s.lock:
             now = self._config.clock()
             s.admission.on_access(key)
             entry = self._fresh(key, pending, now)
-            if byte_range is not None and (entry is not None or key in s.sizes):
-                span = Span.of(byte_range, entry.size if entry is not None else s.sizes[key])
+            if byte_range is not None:
+                size = entry.size if entry is not None else self._known_size(key, now)
+                span = span if size is None else Span.of(byte_range, size)
             if entry is not None and entry.absent:
                 self._hit(key, entry, None, now)
                 return span, None, pending, None
             if entry is not None and isinstance(s.tier, MemoryTier):
                 value = _as(prototype, self._hit(key, entry, s.tier.get_now(key), now, span))
                 return span, value, pending, None
-            if entry is None and span is not None:
+            if entry is None and span is not None and raw is not None:
                 found = s.range_cache.lookup(key, span)
+                if found is None and raw != span:  # e.g. a suffix entry, held as a suffix
+                    found = s.range_cache.lookup(key, raw)
                 held = None if found is None else self._fresh(found[0], pending, now)
                 if found is not None and held is not None:
                     value = _as(prototype, self._hit(found[0], held, found[1], now))
@@ -447,7 +449,7 @@ class CacheStore(WrapperStore[Store]):
         """Fetch and keep all of ``key`` once the ranges read from it pass the threshold."""
         s = self._state
         with s.lock:
-            fetched, size = s.range_bytes.get(key, 0), s.sizes.get(key)
+            fetched, size = s.range_bytes.get(key, 0), self._known_size(key)
         if size is None:
             try:
                 size = await self.getsize(key)
@@ -455,7 +457,7 @@ class CacheStore(WrapperStore[Store]):
                 return
         if not promotion.should_promote(fetched, size):
             return
-        await self._fetch(key, None, prototype, None, count_miss=False)
+        await self._fetch(key, prototype, None, count_miss=False)
         with s.lock:
             if s.ledger.get(key) is not None:  # the whole value serves every range now
                 for range_key in s.range_cache.pop_key(key):
@@ -517,15 +519,19 @@ class CacheStore(WrapperStore[Store]):
     async def _fetch(
         self,
         key: str,
-        span: Span | None,
         prototype: BufferPrototype,
         byte_range: ByteRequest | None,
         *,
         count_miss: bool = True,
     ) -> Buffer | None:
-        """A miss: read from the source once for all concurrent identical misses, then cache."""
+        """A miss: read from the source once for all concurrent identical misses, then cache.
+
+        The answer is placed by the request as sent, never by a size the cache remembers: the
+        value may have changed behind the cache's back since.
+        """
         s = self._state
-        flight_key: _FlightKey = key if span is None else (key, span)
+        flight_key: _FlightKey = key if byte_range is None else (key, byte_range)
+        span = None if byte_range is None else Span.of(byte_range)
         with s.lock:
             s.stats.misses += count_miss
             flight = s.flights.get(flight_key)
@@ -650,7 +656,24 @@ class CacheStore(WrapperStore[Store]):
         await self._drain([key])
 
     def _learn_size(self, key: str, size: int) -> None:
-        _remember(self._state.sizes, key, size)
+        """Remember ``key``'s size until it expires. Under the lock.
+
+        A size other than the one remembered means the value changed behind the cache's back:
+        its ranges are dropped, as they are placed by the old size.
+        """
+        s, now = self._state, self._config.clock()
+        if self._known_size(key, now) not in (None, size):
+            for range_key in s.range_cache.pop_key(key):
+                s.ledger.remove(range_key)
+        _remember(s.sizes, key, (size, s.expiry.on_write(key, now)))
+
+    def _known_size(self, key: str, now: float | None = None) -> int | None:
+        """``key``'s remembered size, unless it has expired. Under the lock."""
+        size, deadline = self._state.sizes.get(key, (None, 0.0))
+        if size is None or (self._config.clock() if now is None else now) < deadline:
+            return size
+        del self._state.sizes[key]
+        return None
 
     # -- releasing bytes --------------------------------------------------------------------
 
@@ -840,7 +863,7 @@ class CacheStore(WrapperStore[Store]):
         s, pending = self._state, list[str]()
         with s.lock:
             entry = self._fresh(key, pending)
-            known = entry.size if entry is not None and not entry.absent else s.sizes.get(key)
+            known = entry.size if entry is not None and not entry.absent else self._known_size(key)
             ticket = s.source_reads.open(key)
         await self._drain(pending)
         try:
