@@ -1,8 +1,8 @@
 """Parity with libCacheSim: the same traces, the same cache sizes, the same miss counts.
 
 LRU, FIFO and LFU are built in; SIEVE, CLOCK and ARC come from the ``zarr-cachestore-policies``
-distribution and are skipped until it is installed. S3-FIFO, W-TinyLFU and GDSF are compared
-without asserting equality (their measured differences are documented in docs/simulator.md).
+distribution and are skipped until it is installed. S3-FIFO, W-TinyLFU and GDSF are not required
+to match; benchmarks/parity_table.py measures their differences for docs/simulator.md.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ TRACES = {
 }
 SIZES = [0.01, 0.05, 0.2]
 EXACT = ["lru", "fifo", "lfu", "sieve", "clock", "arc"]
-MEASURED = ["s3fifo", "wtinylfu", "gdsf"]
 
 
 def _need(name: str) -> None:
@@ -49,18 +48,6 @@ def test_same_misses_as_libcachesim(name: str, trace_name: str) -> None:
     trace = TRACES[trace_name]()
     for ours, theirs in _pairs(trace, name):
         assert ours == theirs
-
-
-@pytest.mark.parametrize("name", MEASURED)
-def test_measured_against_libcachesim(name: str) -> None:
-    _need(name)
-    trace = TRACES["zipf-lognormal"]()
-    ours = simulate(trace, name, SIZES)
-    theirs = libcachesim_simulate(trace, [name], SIZES)
-    for a, b in zip(ours, theirs, strict=True):
-        assert 0 < a.miss_ratio <= 1
-        assert 0 < b.miss_ratio <= 1
-        print(f"{name} {a.fraction:.2f}: ours {a.miss_ratio:.4f} libCacheSim {b.miss_ratio:.4f}")
 
 
 @pytest.mark.parametrize("name", ["lru", "fifo", "lfu"])
