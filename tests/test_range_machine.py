@@ -193,3 +193,18 @@ async def test_zero_length_ranges_are_empty_anywhere(forty: tuple[CacheStore, by
         assert await read(cache, "k", RangeByteRequest(start, start)) == b""
     assert await read(cache, "k", SuffixByteRequest(0)) == b""
     assert await read(cache, "k", OffsetByteRequest(40)) == b""
+
+
+async def test_a_size_from_before_a_write_behind_the_cache_never_places_newer_bytes() -> None:
+    """The cache knew the value as 100 bytes; it became 105 behind its back. An offset read
+    must answer for one version or the other, never cut the new bytes at the old end."""
+    source = LatencyStore(MemoryStore())
+    cache = CacheStore(source, max_size=150)
+    await source.set("k", cpu.Buffer.from_bytes(bytes(100)))
+    assert await read(cache, "k", None) == bytes(100)
+    await source.set("other", cpu.Buffer.from_bytes(bytes(120)))
+    await read(cache, "other", None)  # evicts "k"
+    await source.set("k", cpu.Buffer.from_bytes(b"\x01" * 105))
+
+    assert await read(cache, "k", RangeByteRequest(80, 100)) == b"\x01" * 20
+    assert await read(cache, "k", OffsetByteRequest(85)) == b"\x01" * 20

@@ -398,7 +398,8 @@ class RangeCacheMachine(RuleBasedStateMachine):
 
     The model is the bytes of each value and the entries the cache should hold. An absolute
     request is covered by an absolute entry around it, a suffix request by a suffix entry at
-    least as long.
+    least as long, and any request by an entry put with the value's size that reaches the end
+    and starts no later than the request (its end placed at the value's end).
     """
 
     def __init__(self) -> None:
@@ -406,6 +407,7 @@ class RangeCacheMachine(RuleBasedStateMachine):
         self.cache = InMemoryRangeCache()
         self.values: dict[str, bytes] = {}
         self.entries: dict[RangeKey, bytes] = {}
+        self.reaching_the_end: set[RangeKey] = set()
 
     @initialize(values=st.fixed_dictionaries({key: st.binary(max_size=24) for key in STORE_KEYS}))
     def choose_values(self, values: dict[str, bytes]) -> None:
@@ -439,6 +441,10 @@ class RangeCacheMachine(RuleBasedStateMachine):
                 and span.stop <= entry.stop
             ):
                 return True
+            if entry in self.reaching_the_end:
+                inner = span.within(len(self.values[key]))
+                if entry.start <= inner.start:
+                    return True
         return False
 
     def check_lookup(self, key: str, span: Span) -> None:
@@ -466,9 +472,13 @@ class RangeCacheMachine(RuleBasedStateMachine):
         }[kind]
         span = draw(data, key)
         true = sliced(self.values[key], span)
-        entry = self.cache.put(key, span, buf(true))
+        size = len(self.values[key])
+        tell_size = data.draw(st.booleans(), label="tell the size") and not span.is_suffix
+        entry = self.cache.put(key, span, buf(true), size if tell_size else None)
         assert entry == RangeKey.of(key, span, len(true))
         self.entries[entry] = true
+        if tell_size and entry.stop == size:
+            self.reaching_the_end.add(entry)
 
     @rule(key=st.sampled_from(STORE_KEYS), data=st.data())
     def lookup_absolute(self, key: str, data: st.DataObject) -> None:
@@ -477,6 +487,10 @@ class RangeCacheMachine(RuleBasedStateMachine):
     @rule(key=st.sampled_from(STORE_KEYS), data=st.data())
     def lookup_suffix(self, key: str, data: st.DataObject) -> None:
         self.check_lookup(key, self.draw_suffix(data, key))
+
+    @rule(key=st.sampled_from(STORE_KEYS), data=st.data())
+    def lookup_offset(self, key: str, data: st.DataObject) -> None:
+        self.check_lookup(key, self.draw_offset(data, key))
 
     @precondition(lambda self: self.entries)
     @rule(data=st.data())
@@ -496,6 +510,7 @@ class RangeCacheMachine(RuleBasedStateMachine):
         entry = data.draw(st.sampled_from(sorted(self.entries, key=repr)), label="entry")
         self.cache.pop(entry)
         del self.entries[entry]
+        self.reaching_the_end.discard(entry)
 
     @rule(key=st.sampled_from(STORE_KEYS), data=st.data())
     def pop_entry_not_held(self, key: str, data: st.DataObject) -> None:
@@ -511,11 +526,13 @@ class RangeCacheMachine(RuleBasedStateMachine):
         assert Counter(self.cache.pop_key(key)) == Counter(expected)
         for entry in expected:
             del self.entries[entry]
+            self.reaching_the_end.discard(entry)
 
     @rule()
     def clear(self) -> None:
         self.cache.clear()
         self.entries.clear()
+        self.reaching_the_end.clear()
 
     @invariant()
     def holds_as_many_entries_as_the_model(self) -> None:

@@ -107,10 +107,18 @@ class RangeCache(Protocol):
     """
 
     def lookup(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
-        """A held entry that covers ``span`` of ``key``, with the requested bytes sliced out."""
+        """A held entry that covers ``span`` of ``key``, with the requested bytes sliced out.
 
-    def put(self, key: str, span: Span, data: Buffer) -> RangeKey:
-        """Hold ``data``, the bytes of ``span`` of ``key``; return the entry's ledger key."""
+        ``span`` is the request as sent (``Span.of(request)``): a suffix or an offset is placed
+        only by what an entry itself knows of the value's size.
+        """
+
+    def put(self, key: str, span: Span, data: Buffer, size: int | None = None) -> RangeKey:
+        """Hold ``data``, the bytes of ``span`` of ``key``; return the entry's ledger key.
+
+        ``size`` is the value's size when the read that returned ``data`` revealed it; only
+        then may the entry answer requests that are placed from the end (suffixes, offsets).
+        """
 
     def pop(self, entry: RangeKey) -> None:
         """Drop one entry (eviction or expiry); unknown entries are ignored."""

@@ -130,8 +130,11 @@ class RangeKey(NamedTuple):
 class InMemoryRangeCache:
     """Range entries in memory, per value, sorted by start.
 
-    A request is answered by any held entry that covers it, sliced to the bytes asked for:
-    absolute spans by an absolute entry around them, suffixes by the longest suffix entry.
+    A request is answered by one held entry, sliced to the bytes asked for: a range by an entry
+    around it, a suffix by a suffix entry at least as long, and a suffix, an offset or a range
+    past the end by an entry that reaches the end of the value. Only an entry whose read
+    revealed the value's size knows where that end is, and it knows it for the very version of
+    the value it holds: a size remembered apart from the bytes could be stale.
     """
 
     def __init__(self) -> None:
@@ -139,45 +142,67 @@ class InMemoryRangeCache:
         self._absolute: dict[str, list[tuple[int, int]]] = {}  # key -> sorted [(start, stop)]
         self._longest: dict[str, int] = {}  # key -> longest absolute entry, bounds the scan
         self._suffixes: dict[str, list[int]] = {}  # key -> sorted lengths of held suffix entries
+        self._ends: dict[str, dict[RangeKey, int]] = {}  # entries reaching the end -> value size
 
     def lookup(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
-        if span.is_suffix:
+        if span.stop is not None:
+            exact = RangeKey(key, span.start, span.stop)
+            held = self._data.get(exact)
+            if held is not None:  # the common case: a repeated request, no slicing needed
+                return exact, held
+            around = self._around(key, span.start, span.stop)
+            if around is not None:
+                return around
+        elif span.is_suffix:
             lengths = self._suffixes.get(key)
-            if not lengths or lengths[-1] < -span.start:
-                return None
-            entry = RangeKey(key, -lengths[-1], None)
-            data = self._data[entry]
-            return entry, data[max(0, len(data) + span.start) :]
-        if span.stop is None:
-            return None
-        exact = RangeKey(key, span.start, span.stop)
-        held = self._data.get(exact)
-        if held is not None:  # the common case: a repeated request, no slicing needed
-            return exact, held
-        starts = self._absolute.get(key, ())
-        floor = span.start - self._longest.get(key, 0)
-        for i in range(bisect.bisect_right(starts, (span.start, float("inf"))) - 1, -1, -1):
-            start, stop = starts[i]
-            if start < floor:
+            if lengths and lengths[-1] >= -span.start:
+                entry = RangeKey(key, -lengths[-1], None)
+                data = self._data[entry]
+                return entry, data[len(data) + span.start :]
+        return self._at_end(key, span)
+
+    def _around(self, key: str, start: int, stop: int) -> tuple[RangeKey, Buffer] | None:
+        """An absolute entry holding all of ``[start, stop)``."""
+        spans = self._absolute.get(key, ())
+        floor = start - self._longest.get(key, 0)
+        for i in range(bisect.bisect_right(spans, (start, float("inf"))) - 1, -1, -1):
+            held_start, held_stop = spans[i]
+            if held_start < floor:
                 break
-            if stop >= span.stop:
-                entry = RangeKey(key, start, stop)
-                return entry, self._data[entry][span.start - start : span.stop - start]
+            if held_stop >= stop:
+                entry = RangeKey(key, held_start, held_stop)
+                return entry, self._data[entry][start - held_start : stop - held_start]
         return None
 
-    def put(self, key: str, span: Span, data: Buffer) -> RangeKey:
+    def _at_end(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
+        """An entry that reaches the end of its value and holds all of ``span`` of it."""
+        for entry, size in self._ends.get(key, {}).items():
+            inner = span.within(size)
+            assert inner.stop is not None
+            if entry.start <= inner.start:
+                return entry, self._data[entry][
+                    inner.start - entry.start : inner.stop - entry.start
+                ]
+        return None
+
+    def put(self, key: str, span: Span, data: Buffer, size: int | None = None) -> RangeKey:
         entry = RangeKey.of(key, span, len(data))
         if entry not in self._data and entry.stop is None:
             bisect.insort(self._suffixes.setdefault(key, []), len(data))
         elif entry not in self._data and entry.stop is not None:
             bisect.insort(self._absolute.setdefault(key, []), (entry.start, entry.stop))
             self._longest[key] = max(self._longest.get(key, 0), len(data))
+        if size is not None and entry.stop == size:
+            self._ends.setdefault(key, {})[entry] = size
         self._data[entry] = data
         return entry
 
     def pop(self, entry: RangeKey) -> None:
         if self._data.pop(entry, None) is None:
             return
+        ends = self._ends.get(entry.key)
+        if ends is not None and ends.pop(entry, None) is not None and not ends:
+            del self._ends[entry.key]
         if entry.stop is None:
             lengths = self._suffixes[entry.key]
             lengths.remove(-entry.start)
@@ -193,15 +218,14 @@ class InMemoryRangeCache:
         entries = [RangeKey(key, start, stop) for start, stop in self._absolute.pop(key, ())]
         entries += [RangeKey(key, -n, None) for n in self._suffixes.pop(key, ())]
         self._longest.pop(key, None)
+        self._ends.pop(key, None)
         for entry in entries:
             del self._data[entry]
         return entries
 
     def clear(self) -> None:
-        self._data.clear()
-        self._absolute.clear()
-        self._longest.clear()
-        self._suffixes.clear()
+        for index in (self._data, self._absolute, self._longest, self._suffixes, self._ends):
+            index.clear()
 
     def __len__(self) -> int:
         return len(self._data)

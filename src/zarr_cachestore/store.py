@@ -398,25 +398,22 @@ class CacheStore(WrapperStore[Store]):
         """What the cache answers at once, under its lock; else ``_MISS``, with the deletes
         and the cache-store read (a ticket) that :meth:`_finish_lookup` must still do."""
         _check_key(key)
-        span = raw = None if byte_range is None else Span.of(byte_range)
+        span = None if byte_range is None else Span.of(byte_range)
         s, pending = self._state, list[str]()
         with s.lock:
             now = self._config.clock()
             s.admission.on_access(key)
             entry = self._fresh(key, pending, now)
-            if byte_range is not None:
-                size = entry.size if entry is not None else self._known_size(key, now)
-                span = span if size is None else Span.of(byte_range, size)
+            if byte_range is not None and entry is not None:
+                span = Span.of(byte_range, entry.size)
             if entry is not None and entry.absent:
                 self._hit(key, entry, None, now)
                 return span, None, pending, None
             if entry is not None and isinstance(s.tier, MemoryTier):
                 value = _as(prototype, self._hit(key, entry, s.tier.get_now(key), now, span))
                 return span, value, pending, None
-            if entry is None and span is not None and raw is not None:
+            if entry is None and span is not None:
                 found = s.range_cache.lookup(key, span)
-                if found is None and raw != span:  # e.g. a suffix entry, held as a suffix
-                    found = s.range_cache.lookup(key, raw)
                 held = None if found is None else self._fresh(found[0], pending, now)
                 if found is not None and held is not None:
                     value = _as(prototype, self._hit(found[0], held, found[1], now))
@@ -624,7 +621,7 @@ class CacheStore(WrapperStore[Store]):
         admitted, released = s.ledger.admit(range_key, Entry(len(data), deadline))
         pending = self._release(released)
         if admitted:
-            s.range_cache.put(key, span, data)
+            s.range_cache.put(key, span, data, learned)
         if self._config.promotion is not None:
             _remember(s.range_bytes, key, s.range_bytes.get(key, 0) + len(data))
         return admitted, pending
@@ -656,21 +653,14 @@ class CacheStore(WrapperStore[Store]):
         await self._drain([key])
 
     def _learn_size(self, key: str, size: int) -> None:
-        """Remember ``key``'s size until it expires. Under the lock.
-
-        A size other than the one remembered means the value changed behind the cache's back:
-        its ranges are dropped, as they are placed by the old size.
-        """
+        """Remember ``key``'s size, for ``getsize`` and promotion, until it expires."""
         s, now = self._state, self._config.clock()
-        if self._known_size(key, now) not in (None, size):
-            for range_key in s.range_cache.pop_key(key):
-                s.ledger.remove(range_key)
         _remember(s.sizes, key, (size, s.expiry.on_write(key, now)))
 
-    def _known_size(self, key: str, now: float | None = None) -> int | None:
+    def _known_size(self, key: str) -> int | None:
         """``key``'s remembered size, unless it has expired. Under the lock."""
         size, deadline = self._state.sizes.get(key, (None, 0.0))
-        if size is None or (self._config.clock() if now is None else now) < deadline:
+        if size is None or self._config.clock() < deadline:
             return size
         del self._state.sizes[key]
         return None
