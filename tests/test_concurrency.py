@@ -135,19 +135,27 @@ MUTATIONS: list[Any] = [
 ]
 
 
+async def a_read_held_at_the_source(
+    key: str, cache_set_data: bool, byte_range: ByteRequest | None
+) -> tuple[GatedSource, CacheStore, asyncio.Event, asyncio.Task[Buffer | None]]:
+    """A cache over a source holding ``OLD`` under ``key``, and a read of it that has taken the
+    old bytes and waits at the source's gate."""
+    source = GatedSource(MemoryStore())
+    await source.set(key, buf(OLD))
+    cache = CacheStore(source, cache_set_data=cache_set_data)
+    gate = source.hold()
+    early = asyncio.create_task(cache.get(key, PROTO, byte_range))
+    await source.entered.wait()
+    return source, cache, gate, early
+
+
 @pytest.mark.parametrize("byte_range", BYTE_RANGES)
 @pytest.mark.parametrize(("mutate", "cache_set_data", "after"), MUTATIONS)
 async def test_miss_begun_before_a_write_is_not_inserted_after_it(
     mutate: Mutation, cache_set_data: bool, after: bytes | None, byte_range: ByteRequest | None
 ) -> None:
     key = "grp/k"
-    source = GatedSource(MemoryStore())
-    await source.set(key, buf(OLD))
-    cache = CacheStore(source, cache_set_data=cache_set_data)
-
-    gate = source.hold()
-    early = asyncio.create_task(cache.get(key, PROTO, byte_range))
-    await source.entered.wait()  # the read has taken the old bytes and waits at the gate
+    _, cache, gate, early = await a_read_held_at_the_source(key, cache_set_data, byte_range)
     await mutate(cache, key)
     gate.set()
     # The early read overlapped the write, so either value is a correct answer for it...
@@ -169,13 +177,7 @@ async def test_read_begun_after_a_write_sees_it_while_an_older_read_is_in_flight
 ) -> None:
     """A read that starts once a write has returned must not join a read from before it."""
     key = "grp/k"
-    source = GatedSource(MemoryStore())
-    await source.set(key, buf(OLD))
-    cache = CacheStore(source, cache_set_data=cache_set_data)
-
-    gate = source.hold()
-    early = asyncio.create_task(cache.get(key, PROTO, byte_range))
-    await source.entered.wait()
+    source, cache, gate, early = await a_read_held_at_the_source(key, cache_set_data, byte_range)
     await mutate(cache, key)
     late = asyncio.create_task(cache.get(key, PROTO, byte_range))
     await settle(
