@@ -17,7 +17,7 @@ from collections.abc import (
     Iterable,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import attrs
 from zarr.abc.store import ByteRequest, Store
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["CacheStore"]
 
 _FlightKey = str | tuple[str, ByteRequest]  # a whole value, or one request of it
+_Keys = str | Callable[[str], bool]  # one key, or the keys a predicate matches
 _RETRY = object()  # a coalesced read whose leader was cancelled: read again
 _MISS = object()  # the cache does not hold the answer
 _MEMORY = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
@@ -75,12 +76,16 @@ class _Tickets:
             if not tickets:
                 del self._open[ticket.key]
 
-    def touch(self, match: Callable[[str], bool], keep: _Ticket | None = None) -> None:
-        for key, tickets in self._open.items():
-            if match(key):
-                for ticket in tickets:
-                    if ticket is not keep:
-                        ticket.stale = True
+    def touch(self, keys: _Keys, keep: _Ticket | None = None) -> None:
+        """Make stale every ticket of ``keys`` (one key, or those a predicate matches)."""
+        if isinstance(keys, str):
+            groups = [self._open.get(keys, set())]
+        else:
+            groups = [tickets for key, tickets in self._open.items() if keys(key)]
+        for tickets in groups:
+            for ticket in tickets:
+                if ticket is not keep:
+                    ticket.stale = True
 
 
 class _State:
@@ -689,7 +694,7 @@ class CacheStore(WrapperStore[Store]):
         """A cache-store mutation of ``key`` begins: reads of it in flight become stale."""
         s = self._state
         s.busy[key] = s.busy.get(key, 0) + 1
-        s.tier_reads.touch(key.__eq__)
+        s.tier_reads.touch(key)
 
     def _done(self, key: str) -> None:
         s = self._state
@@ -717,23 +722,22 @@ class CacheStore(WrapperStore[Store]):
     # -- writes -------------------------------------------------------------------------------
 
     async def _invalidate(
-        self, match: Callable[[str], bool], *, keep: _Ticket | None = None, clear_tier: bool = False
+        self, keys: _Keys, *, keep: _Ticket | None = None, clear_tier: bool = False
     ) -> None:
-        """Forget every key that ``match``es: its entries, ranges, size and misses in flight."""
+        """Forget ``keys`` (one key, or those a predicate matches): their entries, ranges,
+        sizes and misses in flight. One key costs O(its entries), not a scan of the cache."""
         s = self._state
+        match = keys.__eq__ if isinstance(keys, str) else keys
         with s.lock:
-            s.source_reads.touch(match, keep)
+            s.source_reads.touch(keys, keep)
             for flight_key in [f for f in s.flights if match(f if isinstance(f, str) else f[0])]:
                 del s.flights[flight_key]  # later reads must not share an answer from before
-            doomed = [
-                entry
-                for entry in s.ledger
-                if match(entry.key if isinstance(entry, RangeKey) else entry)  # type: ignore[arg-type]
-            ]
-            released = [key for entry in doomed for key in s.ledger.remove(entry)]
-            for memory in (s.sizes, s.range_bytes):
-                for key in [key for key in memory if match(key)]:
-                    del memory[key]
+            if isinstance(keys, str):
+                names = {keys}
+            else:
+                held = (k.key if isinstance(k, RangeKey) else cast(str, k) for k in s.ledger)
+                names = {name for name in (*held, *s.sizes, *s.range_bytes) if match(name)}
+            released = [key for name in names for key in self._drop(name)]
             if clear_tier and isinstance(s.tier, MemoryTier):
                 s.tier.clear_now()
             pending = self._release(released)
@@ -744,6 +748,16 @@ class CacheStore(WrapperStore[Store]):
             except Exception:  # the ledger is empty: whatever is left is never served
                 with s.lock:
                     s.stats.cache_errors += 1
+
+    def _drop(self, key: str) -> list[Hashable]:
+        """Drop ``key``'s whole entry, ranges and sizes from the books; return what must still
+        be released. Under the lock."""
+        s = self._state
+        for range_key in s.range_cache.pop_key(key):  # their bytes are gone with them
+            s.ledger.remove(range_key)
+        s.sizes.pop(key, None)
+        s.range_bytes.pop(key, None)
+        return s.ledger.remove(key)
 
     async def _write(
         self, key: str, action: Callable[[], Awaitable[None]], value: Buffer | None = None
@@ -760,7 +774,7 @@ class CacheStore(WrapperStore[Store]):
                 s.source_reads.close(ticket)
             raise
         finally:
-            await self._invalidate(key.__eq__, keep=ticket)
+            await self._invalidate(key, keep=ticket)
         if value is not None and self._config.cache_set_data:
             await self._insert(key, None, value, ticket)
         else:
