@@ -24,6 +24,7 @@ from zarr.abc.store import ByteRequest, Store
 from zarr.core.sync import sync
 from zarr.storage import WrapperStore
 
+from zarr_cachestore.expiry import TTL
 from zarr_cachestore.ledger import Entry, Ledger, Stats
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import resolve
@@ -182,8 +183,6 @@ def _expiry_from_max_age(max_age_seconds: float | str | None, expiry: Any) -> An
         raise ValueError(
             f"max_age_seconds must be a positive number or 'infinity', got {max_age_seconds!r}"
         )
-    from zarr_cachestore.expiry import TTL
-
     return TTL(max_age_seconds)
 
 
@@ -462,9 +461,7 @@ class CacheStore(WrapperStore[Store]):
         await self._fetch(key, prototype, None, count_miss=False)
         with s.lock:
             if s.ledger.get(key) is not None:  # the whole value serves every range now
-                for range_key in s.range_cache.pop_key(key):
-                    s.ledger.remove(range_key)
-                s.range_bytes.pop(key, None)
+                self._drop_ranges(key)
 
     def _fresh(self, key: Hashable, pending: list[str], now: float | None = None) -> Entry | None:
         """The ready entry of ``key``, expiring it if its deadline has passed. Under the lock.
@@ -750,14 +747,18 @@ class CacheStore(WrapperStore[Store]):
                     s.stats.cache_errors += 1
 
     def _drop(self, key: str) -> list[Hashable]:
-        """Drop ``key``'s whole entry, ranges and sizes from the books; return what must still
+        """Drop ``key``'s whole entry, ranges and size from the books; return what must still
         be released. Under the lock."""
+        self._drop_ranges(key)
+        self._state.sizes.pop(key, None)
+        return self._state.ledger.remove(key)
+
+    def _drop_ranges(self, key: str) -> None:
+        """Drop every range entry of ``key``, bytes and books. Under the lock."""
         s = self._state
-        for range_key in s.range_cache.pop_key(key):  # their bytes are gone with them
+        for range_key in s.range_cache.pop_key(key):
             s.ledger.remove(range_key)
-        s.sizes.pop(key, None)
         s.range_bytes.pop(key, None)
-        return s.ledger.remove(key)
 
     async def _write(
         self, key: str, action: Callable[[], Awaitable[None]], value: Buffer | None = None
