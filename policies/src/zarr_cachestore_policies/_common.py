@@ -11,9 +11,10 @@ __all__ = ["Budget", "Budgeted", "SizedQueue"]
 class Budget:
     """Bytes tracked, and the capacity a policy divides.
 
-    The store never tells a policy its byte budget. With ``capacity=None`` the capacity is learned
-    as the peak of bytes tracked so far: the store only evicts when full, so by the first eviction
-    the peak is the budget (exactly, for unit sizes; within one entry's size otherwise).
+    The store tells a policy its byte budget through ``set_capacity`` (see :class:`Budgeted`).
+    Told nothing (``capacity=None``), a policy learns it as the peak of bytes tracked so far: the
+    store only evicts when full, so by the first eviction the peak is the budget (exactly, for
+    unit sizes; within one entry's size otherwise).
     """
 
     def __init__(self, capacity: int | None = None) -> None:
