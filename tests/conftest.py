@@ -1,6 +1,7 @@
 """Hypothesis profiles: "ci" (the default) is quick and reproducible; "nightly" digs deeper.
 
-Select one with the environment variable ``HYPOTHESIS_PROFILE``, e.g.
+Select one with the environment variable ``HYPOTHESIS_PROFILE``; the CacheStore state machines
+also run ten times more examples nightly (``helpers.examples``). For example
 ``HYPOTHESIS_PROFILE=nightly python -m pytest tests/test_stateful_zarr.py``.
 """
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
 PROTO = default_buffer_prototype()
+NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
+
+
+def examples(ci: int) -> int:
+    """How many examples a state machine runs: ``ci`` by default, ten times more nightly."""
+    return ci * 10 if NIGHTLY else ci
 
 
 def buf(data: bytes) -> Buffer:

@@ -23,7 +23,7 @@ from zarr.abc.store import (
 from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import MemoryStore
 
-from helpers import expected_bytes
+from helpers import examples, expected_bytes
 from zarr_cachestore import CacheStore
 from zarr_cachestore.simulated import LatencyStore
 
@@ -130,7 +130,9 @@ class RangeMachine(RuleBasedStateMachine):
             assert (None if held is None else held.to_bytes()) == self.model.get(key)
 
 
-RangeMachine.TestCase.settings = settings(max_examples=700, stateful_step_count=50, deadline=None)
+RangeMachine.TestCase.settings = settings(
+    max_examples=examples(700), stateful_step_count=50, deadline=None
+)
 TestRangeMachine = RangeMachine.TestCase
 
 

@@ -19,7 +19,7 @@ from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteReques
 from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import MemoryStore
 
-from helpers import expected_bytes
+from helpers import examples, expected_bytes
 from zarr_cachestore import CacheStore, RangeKey
 from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.tiers import MemoryTier
@@ -247,8 +247,10 @@ async def _list(store: MemoryStore) -> list[str]:
 
 
 TestCacheStoreMachine = CacheStoreMachine.TestCase
-TestCacheStoreMachine.settings = settings(max_examples=300, stateful_step_count=50, deadline=None)
+TestCacheStoreMachine.settings = settings(
+    max_examples=examples(300), stateful_step_count=50, deadline=None
+)
 TestEveryWritePathMachine = EveryWritePathMachine.TestCase
 TestEveryWritePathMachine.settings = settings(
-    max_examples=500, stateful_step_count=60, deadline=None
+    max_examples=examples(500), stateful_step_count=60, deadline=None
 )
