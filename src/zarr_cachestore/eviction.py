@@ -85,7 +85,9 @@ class LFU:
         return next(iter(self._buckets[lowest])) if lowest else None
 
     def clear(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        self._freq.clear()
+        self._buckets.clear()
+        self._next, self._prev = {0: 0}, {0: 0}
 
     def __len__(self) -> int:
         return len(self._freq)

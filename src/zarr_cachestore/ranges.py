@@ -97,12 +97,11 @@ _normalized = functools.lru_cache(maxsize=4096)(Span._normalize)
 def _plain(request: object) -> bool:
     """Whether ``request`` can key the memo: a request of ints (``True`` and ``2.0`` are equal
     to ``1`` and ``2`` as keys, but must be refused)."""
-    kind = type(request)
-    if kind is RangeByteRequest:
-        return type(request.start) is int and type(request.end) is int  # type: ignore[attr-defined]
-    if kind is OffsetByteRequest:
-        return type(request.offset) is int  # type: ignore[attr-defined]
-    return kind is SuffixByteRequest and type(request.suffix) is int  # type: ignore[attr-defined]
+    if isinstance(request, RangeByteRequest):
+        return type(request.start) is int and type(request.end) is int
+    if isinstance(request, OffsetByteRequest):
+        return type(request.offset) is int
+    return isinstance(request, SuffixByteRequest) and type(request.suffix) is int
 
 
 def _nonnegative(value: object, name: str) -> int:

@@ -680,12 +680,14 @@ class CacheStore(WrapperStore[Store]):
         for key in keys:
             if isinstance(key, RangeKey):
                 s.range_cache.pop(key)
-            elif isinstance(s.tier, MemoryTier):
-                s.tier.delete_now(key)  # type: ignore[arg-type]
+                continue
+            name = cast(str, key)  # a whole value's entry is keyed by its store key
+            if isinstance(s.tier, MemoryTier):
+                s.tier.delete_now(name)
             else:
-                self._mark_busy(key)  # type: ignore[arg-type]
-                pending.append(key)
-        return pending  # type: ignore[return-value]
+                self._mark_busy(name)
+                pending.append(name)
+        return pending
 
     def _mark_busy(self, key: str) -> None:
         """A cache-store mutation of ``key`` begins: reads of it in flight become stale."""
