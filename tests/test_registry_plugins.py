@@ -67,6 +67,8 @@ def test_a_name_two_distributions_register_warns_and_distribution_name_picks_one
         a = CacheStore(MemoryStore(), eviction="broken-policies:twin")._state.eviction
         b = CacheStore(MemoryStore(), eviction="other-policies:twin")._state.eviction
     assert (a.origin, b.origin) == ("a", "b")
+    spelled_otherwise = CacheStore(MemoryStore(), eviction="Other_Policies:twin")._state.eviction
+    assert spelled_otherwise.origin == "b"
 
 
 @pytest.mark.usefixtures("fake_plugins")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import warnings
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
@@ -52,6 +53,15 @@ def _check_group(group: str) -> Group:
     return group
 
 
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "?"
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as packaging compares them: case and ``-_.`` runs do not matter."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _origin(ep: EntryPoint) -> str:
     dist = ep.dist
     where = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
@@ -72,14 +82,14 @@ def _entry_point(group: Group, name: str) -> EntryPoint:
     candidates = _plugins(group).get(plain, ())
     if dist_name:
         candidates = tuple(
-            ep for ep in candidates if ep.dist is not None and ep.dist.name == dist_name
+            ep for ep in candidates if _normalized(_distribution(ep)) == _normalized(dist_name)
         )
     if not candidates:
         raise ValueError(
             f"unknown {group} policy {name!r}; available: {', '.join(sorted(available(group)))}"
         )
     if len(candidates) > 1:
-        choices = ", ".join(f"'{ep.dist.name if ep.dist else '?'}:{plain}'" for ep in candidates)
+        choices = ", ".join(f"'{_distribution(ep)}:{plain}'" for ep in candidates)
         warnings.warn(
             f"{group} policy {plain!r} is registered by several distributions; using "
             f"{_origin(candidates[0])}. Name one of {choices} to choose.",
@@ -112,7 +122,7 @@ def available(group: str) -> dict[str, str]:
     names = dict.fromkeys(BUILTINS[checked], "builtin")
     for name, eps in _plugins(checked).items():
         for ep in eps:
-            label = name if len(eps) == 1 else f"{ep.dist.name if ep.dist else '?'}:{name}"
+            label = name if len(eps) == 1 else f"{_distribution(ep)}:{name}"
             if name in names and names[name] == "builtin":
                 warnings.warn(
                     f"{_origin(ep)} registers {group} policy {name!r}, which is a built-in name; "
