@@ -455,3 +455,20 @@ async def test_get_ranges_of_separate_ranges_repeats_from_the_cache(
     assert first == expected
     assert second == expected
     assert source.counts.requests == 0
+
+
+async def test_a_range_of_a_value_held_in_a_cache_store_reads_only_that_range_from_it() -> None:
+    """A small range of a big value held on, say, a local disk is read from it as a range."""
+    source = LatencyStore(MemoryStore())
+    disk = LatencyStore(MemoryStore())  # stands for a LocalStore cache: any store but MemoryStore
+    await source.set("shard", cpu.Buffer.from_bytes(bytes(range(256)) * 64))
+    cache = CacheStore(source, cache_store=disk)
+    await cache.get("shard", PROTOTYPE)
+    disk.reset_counts()
+
+    chunk = await cache.get("shard", PROTOTYPE, RangeByteRequest(1000, 1100))
+
+    assert chunk is not None
+    assert chunk.to_bytes() == (bytes(range(256)) * 64)[1000:1100]
+    assert (disk.counts.requests, disk.counts.bytes_read) == (1, 100)
+    assert source.reset_counts().requests == 1  # only the first, whole read

@@ -66,6 +66,12 @@ class Span:
         start = min(self.start, size)
         return Span(start, size if self.stop is None else max(start, min(self.stop, size)))
 
+    def as_request(self) -> RangeByteRequest:
+        """This span as zarr's request for it; the span must be ``[start, stop)``."""
+        if self.stop is None:
+            raise ValueError(f"{self} has no end yet: place it in a value first, with within()")
+        return RangeByteRequest(self.start, self.stop)
+
     @property
     def is_suffix(self) -> bool:
         return self.from_end

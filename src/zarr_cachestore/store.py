@@ -438,11 +438,11 @@ class CacheStore(WrapperStore[Store]):
         await self._drain(pending)
         if ticket is None or ticket.entry is None:
             return span, _MISS
-        whole = await self._read_tier(ticket, ticket.entry, prototype)
-        if whole is None:
+        data = await self._read_tier(ticket, ticket.entry, prototype, span)
+        if data is None:
             return span, _MISS
         with self._state.lock:
-            return span, self._hit(key, ticket.entry, whole, self._config.clock(), span)
+            return span, self._hit(key, ticket.entry, data, self._config.clock())
 
     async def _promote(
         self, key: str, prototype: BufferPrototype, promotion: WholeValuePromotion
@@ -492,12 +492,14 @@ class CacheStore(WrapperStore[Store]):
         return data
 
     async def _read_tier(
-        self, ticket: _Ticket, entry: Entry, prototype: BufferPrototype
+        self, ticket: _Ticket, entry: Entry, prototype: BufferPrototype, span: Span | None
     ) -> Buffer | None:
-        """Read a whole value from the cache store; ``None`` if it changed or failed meanwhile."""
+        """Read a value, or ``span`` of it (absolute: its size is known), from the cache store;
+        ``None`` if it changed or failed meanwhile."""
         s, key = self._state, ticket.key
+        request = None if span is None else span.within(entry.size).as_request()
         try:
-            data = await s.tier.get(key, prototype)
+            data = await s.tier.get(key, prototype, request)
         except Exception:
             data, failed = None, True
         else:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from zarr.storage import MemoryStore
 
 if TYPE_CHECKING:
-    from zarr.abc.store import Store
+    from zarr.abc.store import RangeByteRequest, Store
     from zarr.core.buffer import Buffer, BufferPrototype
 
 __all__ = ["MemoryTier", "StoreTier", "tier_for"]
@@ -63,8 +63,13 @@ class MemoryTier:
     def clear_now(self) -> None:
         self._values.clear()
 
-    async def get(self, key: str, prototype: BufferPrototype) -> Buffer | None:
-        return self._values.get(key)
+    async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: RangeByteRequest | None = None
+    ) -> Buffer | None:
+        value = self._values.get(key)
+        if value is None or byte_range is None:
+            return value
+        return value[byte_range.start : byte_range.end]
 
     async def set(self, key: str, value: Buffer) -> None:
         self.set_now(key, value)
@@ -86,8 +91,10 @@ class StoreTier:
         _check_usable(store)
         self.store = store
 
-    async def get(self, key: str, prototype: BufferPrototype) -> Buffer | None:
-        return await self.store.get(key, prototype)
+    async def get(
+        self, key: str, prototype: BufferPrototype, byte_range: RangeByteRequest | None = None
+    ) -> Buffer | None:
+        return await self.store.get(key, prototype, byte_range)
 
     async def set(self, key: str, value: Buffer) -> None:
         await self.store.set(key, value)
