@@ -9,7 +9,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -819,11 +818,7 @@ class CacheStore(WrapperStore[Store]):
             await asyncio.gather(*(self.get(key, prototype, rng) for key, rng in key_ranges))
         )
 
-    async def _get_many(
-        self, requests: Iterable[tuple[str, BufferPrototype, ByteRequest | None]]
-    ) -> AsyncGenerator[tuple[str, Buffer | None], None]:
-        for key, prototype, byte_range in requests:
-            yield key, await self.get(key, prototype, byte_range)
+    _get_many = Store._get_many  # zarr's default (one get at a time), through the cache
 
     if hasattr(Store, "get_ranges"):  # zarr >= 3.2
 
