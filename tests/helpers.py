@@ -1,11 +1,22 @@
-"""What the tests share: buffers from bytes and back, and the bytes a read should return."""
+"""What the tests share: buffers from bytes and back, the bytes a read should return, and what
+a cache holds."""
 
 from __future__ import annotations
 
 import os
 
-from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarr.abc.store import (
+    ByteRequest,
+    OffsetByteRequest,
+    RangeByteRequest,
+    Store,
+    SuffixByteRequest,
+)
 from zarr.core.buffer import Buffer, default_buffer_prototype
+
+from zarr_cachestore import CacheStore
+from zarr_cachestore.ledger import Entry
+from zarr_cachestore.tiers import MemoryTier
 
 PROTO = default_buffer_prototype()
 NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
@@ -35,3 +46,32 @@ def expected_bytes(data: bytes, request: ByteRequest | None) -> bytes:
         return data[request.offset :]
     assert isinstance(request, SuffixByteRequest)
     return data[max(0, len(data) - request.suffix) :]
+
+
+def memory_bytes_held(cache: CacheStore) -> int:
+    """The bytes really held by the dict tier and the range cache of ``cache``."""
+    engine = cache._engine
+    assert isinstance(engine.tier, MemoryTier)
+    whole = sum(len(value) for value in engine.tier._values.values())
+    return whole + sum(len(value) for value in engine.range_cache._data.values())
+
+
+def whole_entries(cache: CacheStore) -> dict[str, Entry]:
+    """The ledger's entries of whole values (not ranges, not remembered absences), by key."""
+    ledger = cache._engine.ledger
+    entries = {key: ledger.get(key) for key in ledger if isinstance(key, str)}
+    return {key: entry for key, entry in entries.items() if entry is not None and not entry.absent}
+
+
+async def held_by(store: Store) -> dict[str, bytes | None]:
+    """Every value in ``store``, by its name there."""
+    return {name: raw(await store.get(name, PROTO)) async for name in store.list()}
+
+
+def assert_idle(cache: CacheStore, *, queued_deletes: bool = False) -> None:
+    """Nothing is left in flight: no open reads, flights, unfinished writes or tasks (and no
+    queued deletes, unless a failing cache store keeps some)."""
+    in_flight = cache._engine.in_flight()
+    if queued_deletes:
+        in_flight.pop("queued_deletes")
+    assert not any(in_flight.values()), f"left in flight: {in_flight}"

@@ -135,14 +135,14 @@ CASES: list[Any] = [
     pytest.param(
         build(max_age_seconds="forever"),
         ValueError,
-        r"max_age_seconds must be a positive number or 'infinity', got 'forever'",
+        r"max_age_seconds string value must be 'infinity'.*got 'forever'",
         id="max_age_seconds='forever'",
     ),
     # stores and clock
     pytest.param(
         build(cache_store=NoDeletes(MemoryStore())),
         ValueError,
-        r"does not support deletes.*pass a writable store that supports deletes",
+        r"does not support deletes. The cache_store must support deletes.*Pass a writable store",
         id="cache_store-without-deletes",
     ),
     pytest.param(

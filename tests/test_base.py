@@ -58,7 +58,7 @@ def test_a_subclass_works_in_a_cache_store() -> None:
     from zarr.storage import MemoryStore
 
     store = CacheStore(MemoryStore(), max_size=100, eviction=HitsPerByte)
-    assert isinstance(store._state.eviction, HitsPerByte)
+    assert isinstance(store.eviction, HitsPerByte)
 
 
 class SameAsLRU(RuleBasedStateMachine):

@@ -23,10 +23,18 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import MemoryStore, WrapperStore
 
-from helpers import PROTO, buf, expected_bytes, raw
+from helpers import (
+    PROTO,
+    assert_idle,
+    buf,
+    expected_bytes,
+    held_by,
+    memory_bytes_held,
+    raw,
+    whole_entries,
+)
 from zarr_cachestore import LFU, CacheStore
 from zarr_cachestore.simulated import LatencyStore
-from zarr_cachestore.tiers import MemoryTier
 
 
 async def settle(condition: Callable[[], bool], rounds: int = 500) -> None:
@@ -84,15 +92,6 @@ class GatedCacheStore(WrapperStore[Store]):
         if self.gate is not None:
             await self.gate.wait()
         await self._store.set(key, value)
-
-
-def memory_bytes_held(cache: CacheStore) -> int:
-    """The bytes really held by the memory tier and the range cache of ``cache``."""
-    tier = cache._state.tier
-    assert isinstance(tier, MemoryTier)
-    whole = sum(len(value) for value in tier._values.values())
-    ranges = sum(len(value) for value in cache._state.range_cache._data.values())
-    return whole + ranges
 
 
 # -- version guard ------------------------------------------------------------------------
@@ -315,10 +314,11 @@ async def test_a_read_cancelled_while_writing_the_cache_store_leaves_the_key_cac
         await reader
     tier.gate.set()
     tier.gate = None
+    await cache.settle()  # the write outlived its cancelled reader
 
     # The ledger counts only what the cache store really holds...
     info = cache.cache_info()
-    held = {key: raw(await tier.get(key, PROTO)) async for key in tier.list()}
+    held = await held_by(tier)
     assert info["current_size"] == sum(len(value or b"") for value in held.values())
     # ...and the key can still be cached and then served from the cache.
     assert raw(await cache.get("k", PROTO)) == NEW
@@ -437,10 +437,6 @@ def _run_in_threads(jobs: list[Callable[[], Awaitable[None]]]) -> None:
         raise errors[0]
 
 
-def _tracked_whole_keys(cache: CacheStore) -> list[str]:
-    return [key for key in cache._state.ledger if isinstance(key, str)]
-
-
 @pytest.mark.parametrize("cache_set_data", [True, False], ids=["cache-set-data", "no-set-data"])
 @pytest.mark.parametrize("tier", ["memory", "store"])
 @pytest.mark.parametrize("eviction", ["lru", "lfu"])
@@ -478,23 +474,18 @@ def test_threads_with_their_own_loops_share_one_cache(
         assert info["current_size"] == memory_bytes_held(cache)
     else:
         assert cache_store is not None
-        ledger = cache._state.ledger
-        tracked = _tracked_whole_keys(cache)
-
-        async def held() -> dict[str, bytes | None]:
-            return {key: raw(await cache_store.get(key, PROTO)) async for key in cache_store.list()}
-
-        in_store = asyncio.run(held())
-        assert sorted(in_store) == sorted(tracked), "the cache store holds untracked values"
-        for key in tracked:
-            entry = ledger.get(key)
-            assert entry is not None
+        asyncio.run(cache.settle())  # deletes queued by the last writes of each thread
+        tracked = whole_entries(cache)
+        in_store = asyncio.run(held_by(cache_store))
+        names = sorted(entry.name for entry in tracked.values())
+        assert sorted(in_store) == names, "the cache store holds untracked values"
+        for entry in tracked.values():
             assert entry.ready
-            assert in_store[key] is not None
-            assert entry.size == len(in_store[key] or b"")
-        ranges = sum(len(value) for value in cache._state.range_cache._data.values())
+            assert in_store[entry.name] is not None
+            assert entry.size == len(in_store[entry.name] or b"")
+        ranges = sum(len(value) for value in cache.range_cache._data.values())
         assert info["current_size"] == sum(len(v or b"") for v in in_store.values()) + ranges
-        assert not cache._state.busy, "cache-store mutations were left in flight"
+        assert_idle(cache)
 
     async def final() -> None:
         for key in KEYS:
@@ -502,8 +493,7 @@ def test_threads_with_their_own_loops_share_one_cache(
             assert raw(await cache.get(key, PROTO)) == version_value(key, VERSIONS)
 
     asyncio.run(final())
-    assert not cache._state.flights
-    assert not cache._state.source_reads._open
+    assert_idle(cache)
 
 
 ROUNDS = 5
@@ -622,7 +612,7 @@ async def test_pickle_round_trip_keeps_configuration_and_starts_empty(
     assert copy.cache_set_data is False
     info = copy.cache_info()
     assert info["eviction"] == name
-    assert type(copy._state.eviction) is type(cache._state.eviction)
+    assert type(copy.eviction) is type(cache.eviction)
     assert info["tracked_keys"] == 0
     assert info["current_size"] == 0
     assert copy.cache_stats()["hits"] == copy.cache_stats()["misses"] == 0

@@ -66,7 +66,7 @@ class _CacheStoreTests(StoreTests[CacheStore, cpu.Buffer]):
 
     def test_store_repr(self, store: CacheStore, cache_kwargs: dict[str, Any]) -> None:
         text = repr(store)
-        assert text.startswith(f"CacheStore({store._store!r}, cache_store=")
+        assert text.startswith(f"CacheStore(store={store._store!r}, cache_store=")
         assert f"max_size={cache_kwargs.get('max_size')}," in text
         eviction = cache_kwargs.get("eviction", "lru")
         assert f"eviction={eviction.upper()}," in text

@@ -16,7 +16,7 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import MemoryStore, WrapperStore
 
-from helpers import PROTO, buf, expected_bytes, raw
+from helpers import PROTO, assert_idle, buf, expected_bytes, held_by, raw, whole_entries
 from zarr_cachestore import CacheStore
 from zarr_cachestore.simulated import LatencyStore
 
@@ -140,31 +140,25 @@ class Rig:
             if value is not None:
                 assert raw(await self.cache.get(key, PROTO, RangeByteRequest(1, 4))) == value[1:4]
 
-    async def held(self) -> dict[str, bytes | None]:
-        return {key: raw(await self.inner.get(key, PROTO)) async for key in self.inner.list()}
-
     async def check_ledger(self, *, orphans_allowed: bool = False) -> None:
         """current_size counts exactly the entries whose true bytes are in the cache store."""
-        state = self.cache._state
-        held = await self.held()
-        counted = 0
-        whole: set[str] = set()
-        for key in state.ledger:
-            entry = state.ledger.get(key)
-            assert entry is not None
-            counted += entry.size
-            if not isinstance(key, str) or entry.absent:
-                continue
-            whole.add(key)
+        ledger = self.cache._engine.ledger
+        held = await held_by(self.inner)
+        counted = sum(entry.size for entry in ledger.entries())
+        whole = whole_entries(self.cache)
+        for key, entry in whole.items():
             assert entry.ready, f"{key}: a cache-store write was left unfinished"
-            assert held.get(key) == self.truth[key], f"{key}: the cache store holds other bytes"
+            assert held.get(entry.name) == self.truth[key], (
+                f"{key}: the cache store has other bytes"
+            )
             assert entry.size == len(self.truth[key] or b"")
         info = self.cache.cache_info()
         assert info["current_size"] == counted
         assert info["current_size"] <= BUDGET
-        assert not state.busy, "cache-store mutations were left in flight"
+        assert_idle(self.cache, queued_deletes=orphans_allowed)
         if not orphans_allowed:
-            assert set(held) == whole, "the cache store holds bytes the ledger does not count"
+            names = {entry.name for entry in whole.values()}
+            assert set(held) == names, "the cache store holds bytes the ledger does not count"
 
 
 FAILURES = ["get", "set", "delete"]
@@ -209,7 +203,7 @@ async def test_each_failed_cache_store_write_is_counted_once() -> None:
     assert raw(await rig.cache.get("k0", PROTO)) == VALUES["k0"]
     assert rig.errors() == 1
     assert rig.cache.cache_info()["current_size"] == 0
-    assert await rig.held() == {}, "the interrupted write was left in the cache store"
+    assert await held_by(rig.inner) == {}, "the interrupted write was left in the cache store"
     await rig.check_ledger()
 
 

@@ -34,7 +34,7 @@ def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_broken_plugin_fails_only_when_named_and_the_error_names_its_entry_point() -> None:
     with pytest.raises(PluginError, match=r"broken-policies 1\.0.*no_such_module_for_zarr"):
         CacheStore(MemoryStore(), eviction="broken")
-    assert type(CacheStore(MemoryStore(), eviction="lfu")._state.eviction) is LFU
+    assert type(CacheStore(MemoryStore(), eviction="lfu").eviction) is LFU
 
 
 @pytest.mark.usefixtures("fake_plugins")
@@ -50,7 +50,7 @@ def test_listing_warns_about_a_broken_plugin_and_skips_it() -> None:
 
 @pytest.mark.usefixtures("fake_plugins")
 def test_a_plugin_can_never_shadow_a_built_in() -> None:
-    assert type(CacheStore(MemoryStore(), eviction="lru")._state.eviction) is LRU
+    assert type(CacheStore(MemoryStore(), eviction="lru").eviction) is LRU
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert available("eviction")["lru"] == "builtin"
@@ -64,10 +64,10 @@ def test_a_name_two_distributions_register_warns_and_distribution_name_picks_one
         CacheStore(MemoryStore(), eviction="twin")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a = CacheStore(MemoryStore(), eviction="broken-policies:twin")._state.eviction
-        b = CacheStore(MemoryStore(), eviction="other-policies:twin")._state.eviction
+        a = CacheStore(MemoryStore(), eviction="broken-policies:twin").eviction
+        b = CacheStore(MemoryStore(), eviction="other-policies:twin").eviction
     assert (a.origin, b.origin) == ("a", "b")
-    spelled_otherwise = CacheStore(MemoryStore(), eviction="Other_Policies:twin")._state.eviction
+    spelled_otherwise = CacheStore(MemoryStore(), eviction="Other_Policies:twin").eviction
     assert spelled_otherwise.origin == "b"
 
 

@@ -19,7 +19,7 @@ from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteReques
 from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import MemoryStore
 
-from helpers import examples, expected_bytes
+from helpers import assert_idle, examples, expected_bytes, held_by
 from zarr_cachestore import CacheStore, RangeKey
 from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.tiers import MemoryTier
@@ -161,23 +161,31 @@ class CacheStoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def ledger_matches_the_bytes_held(self) -> None:
-        state = self.cache._state
+        engine = self.cache._engine
         held: dict[Any, int] = {}
-        if isinstance(state.tier, MemoryTier):
-            for key in state.tier._values:
-                held[key] = len(state.tier._values[key])
+        if isinstance(engine.tier, MemoryTier):
+            held = {name: len(value) for name, value in engine.tier._values.items()}
         else:
-            for key in self.run(_list(state.tier.store)):
-                value = self.run(state.tier.store.get(key, default_buffer_prototype()))
-                held[key] = len(value)
-        for range_key, value in state.range_cache._data.items():
+            held = {
+                name: len(value or b"")
+                for name, value in self.run(held_by(engine.tier.store)).items()
+            }
+        for range_key, value in engine.range_cache._data.items():
             assert isinstance(range_key, RangeKey)
             held[range_key] = len(value)
-        ledger = {key: state.ledger.get(key).size for key in state.ledger}
-        ledger = {k: v for k, v in ledger.items() if not state.ledger.get(k).absent}
+        entries = {key: engine.ledger.get(key) for key in engine.ledger}
+        ledger = {
+            (entry.name if isinstance(key, str) else key): entry.size
+            for key, entry in entries.items()
+            if entry is not None and not entry.absent
+        }
         assert held == ledger
-        assert sum(held.values()) == state.ledger.used
-        assert len(state.eviction) == len(state.ledger)
+        assert sum(entry.size for entry in engine.ledger.entries()) == engine.ledger.used
+        assert len(engine.eviction) == len(engine.ledger)
+
+    @invariant()
+    def nothing_is_left_in_flight(self) -> None:
+        assert_idle(self.cache)
 
     @invariant()
     def every_read_is_a_hit_or_a_miss(self) -> None:
@@ -239,11 +247,6 @@ class EveryWritePathMachine(CacheStoreMachine):
         exists = self.run(self.cache.exists(key))
         assert exists in {value is not None for value in self.allowed(key)}
 
-    # -- invariants -----------------------------------------------------------------------
-
-
-async def _list(store: MemoryStore) -> list[str]:
-    return [key async for key in store.list()]
 
 
 TestCacheStoreMachine = CacheStoreMachine.TestCase

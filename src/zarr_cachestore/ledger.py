@@ -1,59 +1,61 @@
-"""The ledger: what the cache holds, how big it is and until when, under one byte budget."""
+"""The ledger: what the cache holds, how big it is and until when, under one byte budget.
+
+The ledger is the only place that calls the eviction and admission policies, and it changes
+its books only once a policy has accepted the change. A policy that raises is contained here:
+the entry involved is dropped, and if the policy may have lost track of its entries (it failed
+to evict, insert or forget one) the ledger starts afresh with a cleared policy, releasing all it
+held. The books and the bytes held never disagree.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterator
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 
 import attrs
 
-from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, tell_capacity
+from zarr_cachestore.protocols import (
+    AdmissionPolicy,
+    CapacityAware,
+    EvictionPolicy,
+    InsertAware,
+)
+from zarr_cachestore.stats import Faults
 
-__all__ = ["Entry", "Ledger", "Stats"]
+__all__ = ["Entry", "Ledger", "empty_entry_limit"]
 
 
 @attrs.define(eq=False)
 class Entry:
-    """One held entry. ``ready`` turns true once its bytes are fully in the cache tier."""
+    """One held entry: ``size`` bytes, until ``deadline``, under ``name`` in the cache tier.
+
+    ``ready`` turns true once its bytes are wholly in the tier; ``absent`` marks a remembered
+    "no such key" (negative caching).
+    """
 
     size: int
     deadline: float = math.inf
+    name: str = ""
     ready: bool = True
-    absent: bool = False  # a remembered "no such key" (negative caching)
+    absent: bool = False
 
 
-@attrs.define
-class Stats:
-    """Counters of one cache; ``as_dict`` adds the derived ratios."""
+def empty_entry_limit(capacity: int) -> int:
+    """How many entries of no bytes (remembered absences, empty values and ranges) a budget of
+    ``capacity`` bytes holds: their bookkeeping, a few hundred bytes each, stays within about
+    the budget itself."""
+    return max(64, capacity // 256)
 
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    expirations: int = 0
-    admissions_refused: int = 0
-    coalesced: int = 0
-    cache_errors: int = 0
-    bytes_from_cache: int = 0
-    bytes_from_source: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        counts = attrs.asdict(self)
-        total = self.hits + self.misses
-        moved = self.bytes_from_cache + self.bytes_from_source
-        return {
-            **counts,
-            "total_requests": total,
-            "hit_rate": self.hits / total if total else 0.0,
-            "byte_hit_rate": self.bytes_from_cache / moved if moved else 0.0,
-        }
+Release = Callable[[Hashable, Entry], None]
 
 
 class Ledger:
-    """Entries by key, the bytes they hold, and the eviction policy that orders them.
+    """Entries by key, the bytes they hold, and the policies that order and admit them.
 
-    Not thread-safe by itself: the store calls it under its lock. Every method that removes
-    entries returns the keys removed, so the store can release their bytes.
+    Not thread-safe by itself: the engine calls it under its lock. Every entry that leaves is
+    handed to ``release``, which frees its bytes.
     """
 
     def __init__(
@@ -61,17 +63,21 @@ class Ledger:
         capacity: int | None,
         eviction: EvictionPolicy,
         admission: AdmissionPolicy,
-        stats: Stats,
+        faults: Faults,
+        release: Release,
     ) -> None:
         self.capacity = capacity
         self.eviction = eviction
-        self._before_insert = getattr(eviction, "before_insert", None)
-        if capacity is not None:
-            tell_capacity(eviction, capacity)
         self.admission = admission
-        self.stats = stats
+        self.faults = faults
         self.used = 0
+        self._release = release
         self._entries: dict[Hashable, Entry] = {}
+        self._empty: OrderedDict[Hashable, None] = OrderedDict()  # byte-less entries, oldest first
+        self._empty_limit = math.inf if capacity is None else empty_entry_limit(capacity)
+        self._before_insert = eviction.before_insert if isinstance(eviction, InsertAware) else None
+        if capacity is not None and isinstance(eviction, CapacityAware):
+            eviction.set_capacity(capacity)
 
     def get(self, key: Hashable) -> Entry | None:
         return self._entries.get(key)
@@ -85,49 +91,123 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def admit(self, key: Hashable, entry: Entry) -> tuple[bool, list[Hashable]]:
-        """Insert ``entry`` under ``key``, evicting as needed.
+    def entries(self) -> Iterator[Entry]:
+        return iter(list(self._entries.values()))
+
+    def admit(self, key: Hashable, entry: Entry) -> bool:
+        """Insert ``entry`` under ``key``, evicting as needed; whether it was admitted.
 
         An older entry of ``key`` is dropped first, whether or not the new one is admitted.
-        Returns whether ``entry`` was admitted and the keys whose bytes must be released.
         """
-        released = self.remove(key)
-        size = entry.size
-        fits = self.capacity is None or size <= self.capacity
-        room_needed = self.capacity is not None and self.used + size > self.capacity
-        victim = self.eviction.peek() if fits and room_needed else None
-        if not fits or (
-            size and not self.admission.admit(key, size, capacity=self.capacity, victim=victim)
-        ):
-            self.stats.admissions_refused += 1
-            return False, released
-        if self._before_insert is not None:
-            self._before_insert(key, size)
-        while self.capacity is not None and self.used + size > self.capacity:
-            evicted = self.eviction.evict()
-            self._forget(evicted)
-            self.stats.evictions += 1
-            released.append(evicted)
+        self.remove(key)
+        size, capacity = entry.size, self.capacity
+        if capacity is not None and size > capacity:
+            self.faults.stats.admissions_refused += 1
+            return False
+        if size and not self._admitted(key, size):
+            self.faults.stats.admissions_refused += 1
+            return False
+        if not self._make_room(key, size):
+            return False
+        try:
+            self.eviction.on_insert(key, size)
+        except Exception as error:
+            self._reset_after(error)  # the policy may hold half of the key
+            return False
         self._entries[key] = entry
         self.used += size
-        self.eviction.on_insert(key, size)
-        return True, released
+        if not size:
+            self._empty[key] = None
+            if len(self._empty) > self._empty_limit:
+                self.remove(next(iter(self._empty)))
+        return True
 
-    def remove(self, key: Hashable) -> list[Hashable]:
-        """Drop ``key`` if held (a write, delete or expiry), telling the eviction policy."""
-        if key not in self._entries:
-            return []
-        self.eviction.on_remove(key)
-        self._forget(key)
-        return [key]
+    def remove(self, key: Hashable) -> bool:
+        """Drop ``key`` if held (a write, delete, expiry or lost bytes); whether it was."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False
+        try:
+            self.eviction.on_remove(key)
+        except Exception as error:
+            self._reset_after(error)  # the policy may still name the key as a victim
+            return True
+        self._forget(key, entry)
+        return True
 
-    def hit(self, key: Hashable) -> None:
-        self.eviction.on_hit(key)
+    def hit(self, key: Hashable) -> bool:
+        """Tell the eviction policy ``key`` was read; ``False`` if it failed (``key`` dropped)."""
+        try:
+            self.eviction.on_hit(key)
+        except Exception as error:
+            self.remove(key)
+            self.faults.strategy(self.eviction, error)
+            return False
+        return True
 
     def clear(self) -> None:
+        """Forget every entry without releasing them: the caller drops all bytes at once."""
         self._entries.clear()
-        self.eviction.clear()
+        self._empty.clear()
         self.used = 0
+        try:
+            self.eviction.clear()
+        except Exception as error:
+            self.faults.strategy(self.eviction, error)
 
-    def _forget(self, key: Hashable) -> None:
-        self.used -= self._entries.pop(key).size
+    def _admitted(self, key: Hashable, size: int) -> bool:
+        capacity = self.capacity
+        room_needed = capacity is not None and self.used + size > capacity
+        try:
+            victim = self.eviction.peek() if room_needed else None
+        except Exception as error:
+            self.faults.strategy(self.eviction, error)
+            victim = None
+        try:
+            return self.admission.admit(key, size, capacity=capacity, victim=victim)
+        except Exception as error:
+            self.faults.strategy(self.admission, error)
+            return False
+
+    def _make_room(self, key: Hashable, size: int) -> bool:
+        """Evict until ``size`` more bytes fit; whether the policy managed it."""
+        try:
+            if self._before_insert is not None:
+                self._before_insert(key, size)
+        except Exception as error:
+            self.faults.strategy(self.eviction, error)
+            return False
+        capacity = self.capacity
+        while capacity is not None and self.used + size > capacity:
+            try:
+                victim = self.eviction.evict()
+            except Exception as error:
+                self._reset_after(error)
+                return False
+            entry = self._entries.get(victim)
+            if entry is None:
+                self._reset_after(LookupError(f"evicted {victim!r}, which the cache does not hold"))
+                return False
+            self._forget(victim, entry)
+            self.faults.stats.evictions += 1
+        return True
+
+    def _forget(self, key: Hashable, entry: Entry) -> None:
+        del self._entries[key]
+        self.used -= entry.size
+        if not entry.size:
+            self._empty.pop(key, None)
+        self._release(key, entry)
+
+    def _reset_after(self, error: Exception) -> None:
+        """The eviction policy failed mid-change: release everything and start afresh."""
+        entries, self._entries = self._entries, {}
+        self._empty.clear()
+        self.used = 0
+        for key, entry in entries.items():
+            self._release(key, entry)
+        try:
+            self.eviction.clear()
+        except Exception as clear_error:
+            self.faults.strategy(self.eviction, clear_error)
+        self.faults.strategy(self.eviction, error)

@@ -13,12 +13,22 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from zarr_cachestore.ranges import RangeKey
+
 if TYPE_CHECKING:
     from zarr.core.buffer import Buffer
 
-    from zarr_cachestore.ranges import RangeKey, Span
+    from zarr_cachestore.ranges import Span
 
-__all__ = ["AdmissionPolicy", "EvictionPolicy", "ExpiryPolicy", "RangeCache", "tell_capacity"]
+__all__ = [
+    "AdmissionPolicy",
+    "CapacityAware",
+    "EvictionPolicy",
+    "ExpiryPolicy",
+    "InsertAware",
+    "RangeCache",
+    "store_key",
+]
 
 
 @runtime_checkable
@@ -28,10 +38,13 @@ class EvictionPolicy(Protocol):
     The store guarantees that it calls :meth:`on_insert` only for keys the policy does not hold,
     and :meth:`on_hit` and :meth:`on_remove` only for keys it does hold.
 
-    Two optional hooks are called when a policy defines them: ``set_capacity(capacity)`` once,
-    with the byte budget, before any other call; and ``before_insert(key, size)`` when an entry
-    has been admitted, before the evictions that make room for it (ARC adapts to ghost hits
-    there). The simulator calls them the same way.
+    Two optional hooks are called when a policy defines them: :class:`CapacityAware` and
+    :class:`InsertAware`. The simulator calls them the same way.
+
+    A policy that raises never corrupts the cache: the store drops what the policy may have
+    lost track of (all its entries, if it fails to evict or forget one), counts the error in
+    ``cache_stats()["policy_errors"]`` and serves the read from the source; with
+    ``CacheStore(..., strict=True)`` the exception is raised instead.
     """
 
     def on_insert(self, key: Hashable, size: int) -> None:
@@ -62,11 +75,29 @@ class EvictionPolicy(Protocol):
         """The number of entries tracked."""
 
 
-def tell_capacity(policy: EvictionPolicy, capacity: int) -> None:
-    """Call the policy's optional ``set_capacity`` hook, if it has one."""
-    set_capacity = getattr(policy, "set_capacity", None)
-    if set_capacity is not None:
-        set_capacity(capacity)
+@runtime_checkable
+class CapacityAware(Protocol):
+    """An optional eviction-policy hook: the byte budget, told once before any other call."""
+
+    def set_capacity(self, capacity: int) -> None:
+        """The cache holds at most ``capacity`` bytes."""
+
+
+@runtime_checkable
+class InsertAware(Protocol):
+    """An optional eviction-policy hook, called when an entry has been admitted and before the
+    evictions that make room for it (ARC adapts to ghost hits there)."""
+
+    def before_insert(self, key: Hashable, size: int) -> None:
+        """``key`` (``size`` bytes) is about to be inserted."""
+
+
+def store_key(entry: Hashable) -> str:
+    """The store key an entry key belongs to: itself for a whole value, ``.key`` for a range.
+
+    Policies that count by store key (frequency sketches) use it to weigh range entries.
+    """
+    return entry.key if isinstance(entry, RangeKey) else str(entry)
 
 
 @runtime_checkable
@@ -99,11 +130,12 @@ class AdmissionPolicy(Protocol):
 
 @runtime_checkable
 class RangeCache(Protocol):
-    """Holds the bytes of byte-range reads.
+    """A storage tier for the bytes of byte-range reads; unlike the policies, it holds bytes.
 
     The store registers every range entry in its ledger, under the :class:`RangeKey` that
     :meth:`put` returns, so range entries share the byte budget and the eviction policy with
-    whole values. The range cache never evicts on its own.
+    whole values. The range cache never evicts on its own: the store pops what the ledger lets
+    go.
     """
 
     def lookup(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:

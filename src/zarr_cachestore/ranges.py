@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
@@ -111,9 +112,14 @@ def _plain(request: object) -> bool:
 
 
 def _nonnegative(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """``value`` as a non-negative int; integers of other types (numpy's) are accepted."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if number is None or number < 0:
         raise ValueError(f"byte range {name} must be a non-negative integer, got {value!r}")
-    return value
+    return number
 
 
 class RangeKey(NamedTuple):

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from zarr_cachestore.protocols import EvictionPolicy, tell_capacity
+from zarr_cachestore.protocols import CapacityAware, EvictionPolicy
 from zarr_cachestore.registry import available, resolve
 from zarr_cachestore.simulate.trace import Trace
 
@@ -107,7 +107,8 @@ def _fresh(spec: Any, capacity: int) -> EvictionPolicy:
     if not isinstance(spec, str | type):
         spec = copy.deepcopy(spec)
     policy: EvictionPolicy = resolve("eviction", spec)
-    tell_capacity(policy, capacity)
+    if isinstance(policy, CapacityAware):
+        policy.set_capacity(capacity)
     return policy
 
 

@@ -1,0 +1,587 @@
+"""The cache engine: one lock over the ledger, the tiers, the reads in flight and the work the
+cache-store still owes.
+
+Every read is answered in one of three ways, each checked and counted under one lock section:
+at once (a memory-tier value, a remembered absence, a held range), after a cache-store read
+whose bytes must still belong to the same entry and have its length, or from the source, once
+for all concurrent identical misses, by a task that no cancelled caller can abandon. A write
+makes every read of its key that began before it stale, so no old answer is cached after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+from zarr.abc.store import ByteRequest, Store
+
+from zarr_cachestore.config import CacheConfig
+from zarr_cachestore.deferred import Deferred
+from zarr_cachestore.inflight import RETRY, Flight, Keys, Ticket, Tickets
+from zarr_cachestore.ledger import Entry, Ledger
+from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
+from zarr_cachestore.registry import resolve
+from zarr_cachestore.stats import Faults, Stats
+from zarr_cachestore.tiers import Later, tier_for
+
+if TYPE_CHECKING:
+    from zarr.core.buffer import Buffer, BufferPrototype
+
+__all__ = ["MISS", "CacheEngine"]
+
+
+class _Miss:
+    def __repr__(self) -> str:
+        return "MISS"
+
+
+MISS: Final = _Miss()  # the cache does not hold the answer
+_REMEMBERED = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
+_FlightKey = str | tuple[str, ByteRequest]  # a whole value, or one request of it
+
+
+@attrs.define(eq=False)
+class _TierRead:
+    """A hit whose bytes must still be read from the cache store."""
+
+    key: str
+    entry: Entry
+    span: Span | None
+
+
+class _Recent(OrderedDict[str, Any]):
+    """A map that forgets its oldest keys beyond a bound."""
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > _REMEMBERED:
+            self.popitem(last=False)
+
+
+class CacheEngine:
+    """What a cache is at run time; shared by every view of one ``CacheStore``."""
+
+    def __init__(self, config: CacheConfig, namespace: str) -> None:
+        self.config = config
+        self.lock = threading.Lock()
+        self.stats = Stats()
+        self.faults = Faults(self.stats, strict=config.strict)
+        self.eviction = resolve("eviction", config.eviction)
+        self.expiry = resolve("expiry", config.expiry)
+        self.admission = resolve("admission", config.admission)
+        self.range_cache = resolve("range_cache", config.range_cache)
+        if len(self.eviction):
+            raise ValueError(
+                f"eviction policy {self.eviction!r} already tracks {len(self.eviction)} entries; "
+                "give each CacheStore a policy object of its own"
+            )
+        _claim(self, self.strategies())
+        self.tier = tier_for(config.cache_store, namespace)
+        self.ledger = Ledger(
+            config.max_size, self.eviction, self.admission, self.faults, self._release
+        )
+        self.deferred = Deferred(self.tier, self.lock, self.faults)
+        self.flights: dict[_FlightKey, Flight] = {}
+        self.reads = Tickets()  # source reads in flight, made stale by writes
+        self.sizes = _Recent()  # key -> (size, until when), for getsize and promotion
+        self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
+
+    def strategies(self) -> tuple[Any, ...]:
+        return (self.eviction, self.expiry, self.admission, self.range_cache)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def get(
+        self, source: Store, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    ) -> Buffer | None:
+        span = None if request is None else Span.of(request)
+        found = await self.lookup(key, prototype, request, span)
+        if found is not MISS:
+            return found  # type: ignore[return-value]
+        data = await self._fetch(source, key, prototype, request, span)
+        if span is not None and self.config.promotion is not None:
+            await self._promote(source, key, prototype, self.config.promotion)
+        return data
+
+    async def lookup(
+        self,
+        key: str,
+        prototype: BufferPrototype,
+        request: ByteRequest | None,
+        span: Span | None = None,
+    ) -> Buffer | _Miss | None:
+        """What the cache holds for ``request`` of ``key`` (a hit, counted), or ``MISS``."""
+        if span is None and request is not None:
+            span = Span.of(request)
+        found = self._answer_now(key, prototype, request, span)
+        if type(found) is _TierRead:
+            found = await self._read_tier(found, prototype)
+        if self.deferred.pending:
+            await self.deferred.drain()
+        return found  # type: ignore[return-value]
+
+    def _answer_now(
+        self, key: str, prototype: BufferPrototype, request: ByteRequest | None, span: Span | None
+    ) -> Buffer | _Miss | _TierRead | None:
+        with self.lock:
+            now = self.config.clock()
+            self._accessed(key)
+            entry = self._fresh(key, now)
+            if entry is not None:
+                if entry.absent:
+                    return self._hit(key, entry, None, now, None, prototype)
+                if request is not None:
+                    span = Span.of(request, entry.size)
+                value = self.tier.get_now(entry.name)
+                if isinstance(value, Later):
+                    return _TierRead(key, entry, span)
+                if value is None or len(value) != entry.size:
+                    self._lost(key, None)
+                    return MISS
+                return self._hit(key, entry, value, now, span, prototype)
+            if span is not None:
+                found = self._held_range(key, span)
+                if found is not None:
+                    held = self._fresh(found[0], now)
+                    if held is not None:
+                        return self._hit(found[0], held, found[1], now, None, prototype)
+            return MISS
+
+    async def _read_tier(self, read: _TierRead, prototype: BufferPrototype) -> Buffer | _Miss:
+        """Read a hit's bytes from the cache store; ``MISS`` unless they are the entry's own."""
+        entry = read.entry
+        request = None if read.span is None else read.span.within(entry.size).as_request()
+        expected = entry.size if request is None else request.end - request.start
+        error: Exception | None = None
+        try:
+            data = await self.tier.get(entry.name, prototype, request)
+        except Exception as failure:
+            data, error = None, failure
+        with self.lock:
+            if self.ledger.get(read.key) is not entry:
+                return MISS
+            if data is None or len(data) != expected:
+                self._lost(read.key, error)
+                return MISS
+            return self._hit(read.key, entry, data, self.config.clock(), None, prototype)  # type: ignore[return-value]
+
+    def _fresh(self, key: Hashable, now: float) -> Entry | None:
+        """The ready entry of ``key``, expiring it if its deadline has passed. Under the lock."""
+        entry = self.ledger.get(key)
+        if entry is None or not entry.ready:
+            return None
+        if now < entry.deadline:
+            return entry
+        self.stats.expirations += 1
+        self.ledger.remove(key)
+        return None
+
+    def _hit(
+        self,
+        key: Hashable,
+        entry: Entry,
+        data: Buffer | None,
+        now: float,
+        span: Span | None,
+        prototype: BufferPrototype,
+    ) -> Buffer | _Miss | None:
+        """Count a hit on ``entry``; ``data`` cut to ``span``, or ``MISS`` if a strategy
+        failed (the entry is then dropped). Under the lock."""
+        if not self.ledger.hit(key):
+            return MISS
+        try:
+            entry.deadline = self.expiry.on_read(key, now, entry.deadline)
+        except Exception as error:
+            self.ledger.remove(key)
+            self.faults.strategy(self.expiry, error)
+            return MISS
+        self.stats.hits += 1
+        if data is None:
+            return None
+        if span is not None and (span.start, span.stop) != (0, entry.size):
+            data = data[span.start : span.stop]
+        self.stats.bytes_from_cache += len(data)
+        return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
+
+    def _accessed(self, key: str) -> None:
+        try:
+            self.admission.on_access(key)
+        except Exception as error:
+            self.faults.strategy(self.admission, error)
+
+    def _held_range(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
+        try:
+            return self.range_cache.lookup(key, span)  # type: ignore[no-any-return]
+        except Exception as error:
+            self.faults.strategy(self.range_cache, error)
+            return None
+
+    def _lost(self, key: str, error: Exception | None) -> None:
+        """The cache store lost or damaged ``key``'s value: forget it. Under the lock."""
+        self.faults.cache_store(error, "return a value it holds, intact")
+        self.ledger.remove(key)
+
+    # -- misses ----------------------------------------------------------------------------
+
+    async def _fetch(
+        self,
+        source: Store,
+        key: str,
+        prototype: BufferPrototype,
+        request: ByteRequest | None,
+        span: Span | None,
+        *,
+        count_miss: bool = True,
+    ) -> Buffer | None:
+        """Read from the source once for all concurrent identical misses, then cache.
+
+        The answer is placed by the request as sent, never by a size the cache remembers: the
+        value may have changed behind the cache's back since.
+        """
+        flight_key: _FlightKey = key if request is None else (key, request)
+        with self.lock:
+            self.stats.misses += count_miss
+            flight = self.flights.get(flight_key)
+            leader = flight is None
+            if flight is None:
+                flight = Flight(self.reads.open(key, self.config.clock()))
+                self.flights[flight_key] = flight
+            else:
+                self.stats.coalesced += 1
+        if leader:
+            fill = self._fill(source, key, prototype, request, span, flight_key, flight)
+            return await asyncio.shield(self.deferred.start(fill))
+        result = await asyncio.wrap_future(flight.result)
+        if result is RETRY:
+            return await source.get(key, prototype, request)
+        if result is None or type(result) is prototype.buffer:
+            return result
+        return prototype.buffer.from_buffer(result)
+
+    async def _fill(
+        self,
+        source: Store,
+        key: str,
+        prototype: BufferPrototype,
+        request: ByteRequest | None,
+        span: Span | None,
+        flight_key: _FlightKey,
+        flight: Flight,
+    ) -> Buffer | None:
+        """The shared miss: read the source, answer the waiters, cache the answer."""
+        try:
+            try:
+                data = await source.get(key, prototype, request)
+            except BaseException as error:
+                with self.lock:
+                    self._land(flight_key, flight)
+                if isinstance(error, asyncio.CancelledError):
+                    flight.result.set_result(RETRY)
+                else:
+                    flight.result.set_exception(error)
+                raise
+            with self.lock:
+                self._land(flight_key, flight)
+                self.stats.bytes_from_source += 0 if data is None else len(data)
+            flight.result.set_result(data)
+            await self._insert(key, span, data, flight.ticket)
+            return data
+        finally:
+            with self.lock:
+                self.reads.close(flight.ticket)
+
+    def _land(self, flight_key: _FlightKey, flight: Flight) -> None:
+        """The flight is over: later misses start their own. Under the lock."""
+        if self.flights.get(flight_key) is flight:
+            del self.flights[flight_key]
+
+    async def _promote(
+        self, source: Store, key: str, prototype: BufferPrototype, promotion: WholeValuePromotion
+    ) -> None:
+        """Fetch and keep all of ``key`` once the ranges read from it pass the threshold, if
+        the cache could keep it."""
+        with self.lock:
+            fetched, size = self.range_bytes.get(key, 0), self._known_size(key)
+        if size is None:
+            try:
+                size = await self.getsize(source, key)
+            except FileNotFoundError:
+                return
+        if not promotion.should_promote(fetched, size) or not self._could_keep(key, size):
+            return
+        await self._fetch(source, key, prototype, None, None, count_miss=False)
+        with self.lock:
+            if self.ledger.get(key) is not None:  # the whole value serves every range now
+                self._drop_ranges(key)
+
+    def _could_keep(self, key: str, size: int) -> bool:
+        capacity = self.config.max_size
+        if capacity is not None and size > capacity:
+            return False
+        with self.lock:
+            try:
+                return bool(self.admission.admit(key, size, capacity=capacity, victim=None))
+            except Exception as error:
+                self.faults.strategy(self.admission, error)
+                return False
+
+    # -- inserting --------------------------------------------------------------------------
+
+    async def _insert(
+        self, key: str, span: Span | None, data: Buffer | None, ticket: Ticket
+    ) -> None:
+        """Cache ``data`` (the whole value, or ``span`` of it), unless ``key`` was written
+        since ``ticket`` was opened."""
+        with self.lock:
+            if ticket.stale:
+                return
+            if data is None:
+                if span is None and self.config.cache_missing:
+                    self._admit(key, Entry(0, absent=True), ticket.began)
+                return
+            if span is not None:
+                self._insert_range(key, span, data, ticket.began)
+                return
+            entry = self._insert_whole(key, data, ticket.began)
+        if entry is not None and not entry.ready:
+            await self.deferred.write(
+                entry.name, data, lambda error: self._written(key, entry, error)
+            )
+        if self.deferred.pending:
+            await self.deferred.drain()
+
+    def _admit(self, key: Hashable, entry: Entry, began: float) -> bool:
+        """Give ``entry`` its deadline, counted from ``began``, and admit it. Under the lock."""
+        try:
+            entry.deadline = self.expiry.on_write(key, began)
+        except Exception as error:
+            self.faults.strategy(self.expiry, error)
+            return False
+        return self.ledger.admit(key, entry)
+
+    def _insert_whole(self, key: str, data: Buffer, began: float) -> Entry | None:
+        """Admit a whole value, writing it at once if the tier can. Under the lock."""
+        self._learn_size(key, len(data), began)
+        entry = Entry(len(data), name=self.tier.name(key), ready=False)
+        if not self._admit(key, entry, began):
+            return None
+        entry.ready = self.tier.set_now(entry.name, data)
+        return entry
+
+    def _written(self, key: str, entry: Entry, error: BaseException | None) -> None:
+        """A cache-store write settled: the entry is ready, or its name is deleted."""
+        with self.lock:
+            if error is not None and not isinstance(error, asyncio.CancelledError):
+                self.faults.cache_store(error, "write a value")
+            current = self.ledger.get(key) is entry
+            if current and error is None:
+                entry.ready = True
+                return
+            if current:
+                self.ledger.remove(key)
+            self.deferred.doom(entry.name)
+
+    def _insert_range(self, key: str, span: Span, data: Buffer, began: float) -> None:
+        """Hold the bytes of ``span`` of ``key`` in the range cache. Under the lock."""
+        learned = span.learned_size(len(data))
+        if learned is not None:
+            self._learn_size(key, learned, began)
+            span = span.within(learned)
+        if self.config.promotion is not None:
+            self.range_bytes.put(key, self.range_bytes.get(key, 0) + len(data))
+        try:
+            range_key = self.range_cache.put(key, span, data, learned)
+        except Exception as error:
+            self.faults.strategy(self.range_cache, error)
+            return
+        if range_key not in self.ledger and not self._admit(range_key, Entry(len(data)), began):
+            self._pop_range(range_key)
+
+    def _learn_size(self, key: str, size: int, began: float) -> None:
+        """Remember ``key``'s size, for ``getsize`` and promotion, until it would expire."""
+        try:
+            self.sizes.put(key, (size, self.expiry.on_write(key, began)))
+        except Exception as error:
+            self.faults.strategy(self.expiry, error)
+
+    def _known_size(self, key: str) -> int | None:
+        """``key``'s remembered size, unless it has expired. Under the lock."""
+        size, deadline = self.sizes.get(key, (None, 0.0))
+        if size is None or self.config.clock() < deadline:
+            return size  # type: ignore[no-any-return]
+        del self.sizes[key]
+        return None
+
+    # -- releasing ---------------------------------------------------------------------------
+
+    def _release(self, key: Hashable, entry: Entry) -> None:
+        """Free the bytes of an entry the ledger let go. Under the lock.
+
+        A value still being written is left to its write, which deletes it when it settles.
+        """
+        if isinstance(key, RangeKey):
+            self._pop_range(key)
+        elif entry.ready and not entry.absent:
+            self.deferred.doom(entry.name)
+
+    def _pop_range(self, key: RangeKey) -> None:
+        try:
+            self.range_cache.pop(key)
+        except Exception as error:
+            self.faults.strategy(self.range_cache, error)
+
+    def _drop_ranges(self, key: str) -> None:
+        """Drop every range entry of ``key``. Under the lock."""
+        try:
+            dropped = self.range_cache.pop_key(key)
+        except Exception as error:
+            self.faults.strategy(self.range_cache, error)
+            dropped = [entry for entry in self.ledger if isinstance(entry, RangeKey)]
+            dropped = [entry for entry in dropped if entry.key == key]
+        for range_key in dropped:
+            self.ledger.remove(range_key)
+        self.range_bytes.pop(key, None)
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def write(
+        self, key: str, action: Callable[[], Awaitable[None]], value: Buffer | None = None
+    ) -> None:
+        """Run ``action``, a source write of ``key``, then forget the key; cache ``value``."""
+        with self.lock:
+            ticket = self.reads.open(key, self.config.clock())
+        try:
+            try:
+                await action()
+            finally:
+                await self.invalidate(key, keep=ticket)
+            if value is not None and self.config.cache_set_data:
+                await self._insert(key, None, value, ticket)
+        finally:
+            with self.lock:
+                self.reads.close(ticket)
+
+    async def invalidate(self, keys: Keys, *, keep: Ticket | None = None) -> None:
+        """Forget ``keys`` (one key, or those a predicate matches): their entries, ranges,
+        sizes and reads in flight. One key costs O(its entries), not a scan of the cache."""
+        with self.lock:
+            self._forget_flights(keys, keep)
+            if isinstance(keys, str):
+                names: Iterable[str] = (keys,)
+            else:
+                held = (k.key if isinstance(k, RangeKey) else str(k) for k in self.ledger)
+                names = {name for name in (*held, *self.sizes, *self.range_bytes) if keys(name)}
+            for name in names:
+                self._drop_ranges(name)
+                self.sizes.pop(name, None)
+                self.ledger.remove(name)
+        await self.deferred.drain()
+
+    async def clear(self) -> None:
+        """Drop everything cached; the source is untouched."""
+        with self.lock:
+            self._forget_flights(lambda key: True, None)
+            self.ledger.clear()
+            try:
+                self.range_cache.clear()
+            except Exception as error:
+                self.faults.strategy(self.range_cache, error)
+            self.sizes.clear()
+            self.range_bytes.clear()
+            cleared = self.tier.clear_now()
+        if not cleared:
+            try:
+                await self.tier.clear()
+            except Exception as error:  # the ledger is empty: what is left is never served
+                with self.lock:
+                    self.faults.cache_store(error, "clear")
+        await self.deferred.drain()
+
+    def _forget_flights(self, keys: Keys, keep: Ticket | None) -> None:
+        """Reads of ``keys`` in flight: their answers are not cached, and later reads do not
+        share them. Under the lock."""
+        self.reads.touch(keys, keep)
+        match = keys.__eq__ if isinstance(keys, str) else keys
+        for flight_key in [f for f in self.flights if match(f if isinstance(f, str) else f[0])]:
+            del self.flights[flight_key]
+
+    # -- other reads ------------------------------------------------------------------------
+
+    async def exists(self, source: Store, key: str) -> bool:
+        with self.lock:
+            entry = self._fresh(key, self.config.clock())
+        if self.deferred.pending:
+            await self.deferred.drain()
+        if entry is not None:
+            return not entry.absent
+        return await source.exists(key)
+
+    async def getsize(self, source: Store, key: str) -> int:
+        with self.lock:
+            entry = self._fresh(key, self.config.clock())
+            known = entry.size if entry is not None and not entry.absent else self._known_size(key)
+            ticket = self.reads.open(key, self.config.clock())
+        try:
+            if self.deferred.pending:
+                await self.deferred.drain()
+            if known is not None:
+                return known
+            size = await source.getsize(key)
+            with self.lock:
+                if not ticket.stale:
+                    self._learn_size(key, size, ticket.began)
+            return size
+        finally:
+            with self.lock:
+                self.reads.close(ticket)
+
+    # -- introspection ----------------------------------------------------------------------
+
+    def in_flight(self) -> dict[str, int]:
+        """What is still under way; all zero once the cache is idle and settled."""
+        with self.lock:
+            unready = sum(not entry.ready for entry in self.ledger.entries())
+            return {
+                "reads": len(self.reads),
+                "flights": len(self.flights),
+                "unready_entries": unready,
+                "queued_deletes": len(self.deferred.doomed) + len(self.deferred.failed),
+                "tasks": len(self.deferred.tasks),
+            }
+
+
+_owners: dict[int, weakref.ref[CacheEngine]] = {}
+
+
+def _claim(engine: CacheEngine, strategies: Iterable[object]) -> None:
+    """Refuse a strategy object with state (one that can be cleared) that another cache uses."""
+    stateful = [strategy for strategy in strategies if hasattr(strategy, "clear")]
+    for strategy in stateful:
+        owner = _owners.get(id(strategy))
+        other = None if owner is None else owner()
+        if other is not None and other is not engine and _holds(other, strategy):
+            raise ValueError(
+                f"{type(strategy).__name__} object {strategy!r} is already used by another "
+                "CacheStore; give each CacheStore a policy object of its own (a new instance, "
+                "or the class or name, which makes one)"
+            )
+    for strategy in stateful:
+        _owners[id(strategy)] = weakref.ref(engine, _forgetter(id(strategy)))
+
+
+def _holds(engine: CacheEngine, strategy: object) -> bool:
+    return any(held is strategy for held in engine.strategies())
+
+
+def _forgetter(ident: int) -> Callable[[weakref.ref[CacheEngine]], None]:
+    def forget(ref: weakref.ref[CacheEngine]) -> None:
+        if _owners.get(ident) is ref:
+            del _owners[ident]
+
+    return forget
