@@ -248,7 +248,6 @@ class EveryWritePathMachine(CacheStoreMachine):
         assert exists in {value is not None for value in self.allowed(key)}
 
 
-
 TestCacheStoreMachine = CacheStoreMachine.TestCase
 TestCacheStoreMachine.settings = settings(
     max_examples=examples(300), stateful_step_count=50, deadline=None

@@ -44,7 +44,7 @@ class Deferred:
     @property
     def pending(self) -> bool:
         """Whether a drain has deletes to do now."""
-        return bool(self.doomed) or bool(self.failed) and time.monotonic() >= self.retry_at
+        return bool(self.doomed) or (bool(self.failed) and time.monotonic() >= self.retry_at)
 
     def doom(self, name: str) -> None:
         """Delete ``name`` from the tier: at once if it can, else queued. Under the lock."""
