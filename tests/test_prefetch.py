@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import hypothesis.strategies as st
 import pytest
@@ -57,8 +57,19 @@ def test_sequential_backward_along_axis_1() -> None:
     assert read(Sequential(n=2), [(4, 5), (4, 4), (4, 3)]) == [(4, 2), (4, 1)]
 
 
-def test_sequential_follows_a_stride() -> None:
-    assert read(Sequential(n=2), [(0, 0), (2, 0), (4, 0)]) == [(6, 0)]  # (8, 0) is outside
+def test_sequential_follows_a_window_sliding_along_axis_0() -> None:
+    policy = Sequential(n=2)
+    window = [(i, j) for i in range(3) for j in (2, 3)]  # rows 0-2 of columns 2-3, in C order
+    assert read(policy, window[:4]) == []
+    assert read(policy, [window[4]]) == [(3, 2), (4, 2)]
+    assert read(policy, [window[5]]) == [(3, 3), (4, 3)]
+    assert read(policy, [(1, 2), (1, 3), (2, 2), (2, 3), (3, 2)]) == [(5, 2)]  # slid one row
+
+
+def test_the_run_read_last_wins() -> None:
+    policy = Sequential(n=1)
+    read(policy, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0)])
+    assert read(policy, [(2, 1), (2, 2)]) == [(2, 3)]  # not (3, 2): (2, 1) was read after (1, 2)
 
 
 def test_sequential_stops_at_the_edge_of_the_grid() -> None:
@@ -71,7 +82,7 @@ def test_sequential_stops_at_the_edge_of_the_grid() -> None:
     [
         [(0, 0), (0, 1), (1, 1)],  # the direction turned
         [(0, 0), (1, 1), (2, 2)],  # diagonal: more than one axis moves
-        [(0, 0), (1, 0), (3, 0)],  # the step changed
+        [(0, 0), (1, 0), (3, 0)],  # a gap
     ],
 )
 def test_sequential_asks_nothing_without_a_direction(reads: list[Coords]) -> None:
@@ -155,7 +166,7 @@ class TwoRowsDown(ChunkPrefetcher):
     """Everything it yields but one chunk is dropped by the base class."""
 
     def next_coords(
-        self, chunk: Coords, grid: ChunkGrid, history: Sequence[Coords]
+        self, chunk: Coords, grid: ChunkGrid, history: Mapping[Coords, int]
     ) -> list[Coords]:
         i, j = chunk
         return [chunk, (i + 1, j), (i + 1, j), (i + 2, j), (-1, j), (i, 99)]
@@ -176,9 +187,16 @@ def test_an_access_with_the_grid_of_another_array_is_refused() -> None:
         Access.of("b/c/0/0", GRID)
 
 
-@pytest.mark.parametrize("make", [lambda: Sequential(n=0), lambda: Neighbors(radius=0)])
-def test_bad_settings_are_refused(make: type) -> None:
-    with pytest.raises(ValueError, match=">= 1"):
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Sequential(n=0), "need n >= 1 and history >= 3, got 0 and 16"),
+        (lambda: Sequential(history=2), "need n >= 1 and history >= 3, got 4 and 2"),
+        (lambda: Neighbors(radius=0), "radius must be >= 1, got 0"),
+    ],
+)
+def test_bad_settings_are_refused(make: type, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         make()
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
@@ -95,26 +95,31 @@ class NoPrefetch:
 class ChunkPrefetcher:
     """Base of prefetchers that map the chunk just read to the grid coordinates to fetch.
 
-    Subclasses override :meth:`next_coords`. This class keeps, per array, its last ``history``
-    distinct chunks read, newest last, and ignores reads of keys that name no chunk of a known
-    grid, or the array's latest chunk again (as every byte range of one shard does). Of the
-    coordinates :meth:`next_coords` yields it drops those outside the grid, the chunk read
-    itself, and keys read or asked for among the last ``memory`` keys it has seen; it answers
-    the first ``limit`` of the rest, as whole keys.
+    Subclasses override :meth:`next_coords`. This class keeps each array's last ``history``
+    distinct chunks read, and ignores reads of keys that name no chunk of a known grid, or the
+    array's latest chunk again (as every byte range of one shard does). Of the coordinates
+    :meth:`next_coords` yields it drops those outside the grid, the chunk read itself, and keys
+    read or asked for among the last ``memory`` keys it has seen; it answers the first
+    ``limit`` of the rest, as whole keys.
     """
 
-    def __init__(self, *, limit: int = 16, history: int = 3, memory: int = 1024) -> None:
+    def __init__(self, *, limit: int = 16, history: int = 16, memory: int = 1024) -> None:
         for name, value in (("limit", limit), ("history", history), ("memory", memory)):
             if value < 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be >= 1, got {value}")
         self.limit, self.history, self.memory = limit, history, memory
+        self._reads = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._histories: OrderedDict[str, deque[Coords]] = OrderedDict()
+        self._histories: OrderedDict[str, dict[Coords, int]] = OrderedDict()
 
     def next_coords(
-        self, chunk: Coords, grid: ChunkGrid, history: Sequence[Coords]
+        self, chunk: Coords, grid: ChunkGrid, history: Mapping[Coords, int]
     ) -> Iterable[Coords]:
-        """The coordinates to fetch after reading ``chunk``, most wanted first."""
+        """The coordinates to fetch after reading ``chunk``, most wanted first.
+
+        ``history`` maps the array's last chunks read, ``chunk`` included, to when each was
+        last read (a count of reads: larger is later), oldest first.
+        """
         raise NotImplementedError
 
     def on_access(self, access: Access) -> list[Fetch]:
@@ -123,9 +128,13 @@ class ChunkPrefetcher:
         if chunk is None or grid is None or not grid.contains(chunk.coords):
             return []
         history = self._history_of(chunk.array)
-        if history and history[-1] == chunk.coords:
+        if history and next(reversed(history)) == chunk.coords:
             return []
-        history.append(chunk.coords)
+        self._reads += 1
+        history.pop(chunk.coords, None)
+        history[chunk.coords] = self._reads
+        if len(history) > self.history:
+            del history[next(iter(history))]
         fetches: list[Fetch] = []
         for coords in self.next_coords(chunk.coords, grid, history):
             if coords == chunk.coords or not grid.contains(coords):
@@ -139,6 +148,7 @@ class ChunkPrefetcher:
         return fetches
 
     def clear(self) -> None:
+        self._reads = 0
         self._recent.clear()
         self._histories.clear()
 
@@ -148,41 +158,50 @@ class ChunkPrefetcher:
         if len(self._recent) > self.memory:
             self._recent.popitem(last=False)
 
-    def _history_of(self, array: str) -> deque[Coords]:
+    def _history_of(self, array: str) -> dict[Coords, int]:
         histories = self._histories
         history = histories.get(array)
         if history is None:
-            history = histories[array] = deque(maxlen=self.history)
+            history = histories[array] = {}
             if len(histories) > self.memory:
                 histories.popitem(last=False)
         histories.move_to_end(array)
         return history
 
 
-class Sequential(ChunkPrefetcher):
-    """The next ``n`` chunks along the direction in which an array is being read.
+def _moved(coords: Coords, axis: int, by: int) -> Coords:
+    return (*coords[:axis], coords[axis] + by, *coords[axis + 1 :])
 
-    The direction is the step between the array's last two distinct chunks read, when the step
-    before it was the same and only one coordinate changes (either sign, any stride); with no
-    such direction nothing is fetched. The run stops at the edge of the grid.
+
+class Sequential(ChunkPrefetcher):
+    """The next ``n`` chunks along the run in which an array is being read.
+
+    A chunk read extends a run when the two chunks before it along one axis, in either
+    direction, are among the array's last ``history`` chunks read: a scan forward, backward, or
+    a window sliding along that axis, whatever the order of reads within the window. If several
+    axes have a run, the one whose previous chunk was read last wins. The run stops at the edge
+    of the grid.
     """
 
-    def __init__(self, n: int = 4, *, memory: int = 1024) -> None:
-        super().__init__(limit=n, history=3, memory=memory)
+    def __init__(self, n: int = 4, *, history: int = 16, memory: int = 1024) -> None:
+        if n < 1 or history < 3:
+            raise ValueError(f"Sequential: need n >= 1 and history >= 3, got {n} and {history}")
+        super().__init__(limit=n, history=history, memory=memory)
         self.n = n
 
     def next_coords(
-        self, chunk: Coords, grid: ChunkGrid, history: Sequence[Coords]
+        self, chunk: Coords, grid: ChunkGrid, history: Mapping[Coords, int]
     ) -> Iterable[Coords]:
-        if len(history) < 3:
+        runs = [
+            (history[_moved(chunk, axis, -step)], axis, step)
+            for axis in range(len(chunk))
+            for step in (1, -1)
+            if _moved(chunk, axis, -step) in history and _moved(chunk, axis, -2 * step) in history
+        ]
+        if not runs:
             return ()
-        step = tuple(b - a for a, b in zip(history[-2], history[-1], strict=True))
-        before = tuple(b - a for a, b in zip(history[-3], history[-2], strict=True))
-        if step != before or sum(s != 0 for s in step) != 1:
-            return ()
-        ahead = (
-            tuple(c + k * s for c, s in zip(chunk, step, strict=True)) for k in range(1, self.n + 1)
-        )
+        _, axis, step = max(runs)
+        ahead = (_moved(chunk, axis, k * step) for k in range(1, self.n + 1))
         return itertools.takewhile(grid.contains, ahead)
 
 
@@ -209,7 +228,7 @@ class Neighbors(ChunkPrefetcher):
         self.radius = radius
 
     def next_coords(
-        self, chunk: Coords, grid: ChunkGrid, history: Sequence[Coords]
+        self, chunk: Coords, grid: ChunkGrid, history: Mapping[Coords, int]
     ) -> Iterable[Coords]:
         for offset in _offsets(self.radius, len(chunk)):
             yield tuple(c + o for c, o in zip(chunk, offset, strict=True))
