@@ -20,7 +20,10 @@ from zarr_cachestore import (
     AdmitAll,
     InMemoryRangeCache,
     MaxSize,
+    Neighbors,
     NoExpiry,
+    NoPrefetch,
+    Sequential,
     available,
     registry,
 )
@@ -34,6 +37,9 @@ BUILTIN_NAMES = [
     ("admission", "max-size", MaxSize),
     ("admission", "all", AdmitAll),
     ("range_cache", "memory", InMemoryRangeCache),
+    ("prefetch", "none", NoPrefetch),
+    ("prefetch", "sequential", Sequential),
+    ("prefetch", "neighbors", Neighbors),
 ]
 
 
@@ -126,6 +132,7 @@ def test_unknown_name_raises_value_error_listing_the_available_names() -> None:
         ("expiry", ["none", "ttl", "tti"]),
         ("admission", ["max-size", "all"]),
         ("range_cache", ["memory"]),
+        ("prefetch", ["none", "sequential", "neighbors"]),
     ],
 )
 def test_unknown_name_in_each_group_lists_that_groups_names(group: str, names: list[str]) -> None:
@@ -145,6 +152,7 @@ def test_unknown_name_in_each_group_lists_that_groups_names(group: str, names: l
         ("expiry", NoExpiry),
         ("admission", AdmitAll),
         ("range_cache", InMemoryRangeCache),
+        ("prefetch", Neighbors),
     ],
 )
 def test_class_resolves_to_an_instance_of_it(group: str, cls: type) -> None:
@@ -164,8 +172,9 @@ def test_class_needing_arguments_raises_type_error_asking_for_an_instance() -> N
         ("expiry", TTI(5)),
         ("admission", MaxSize(0.5)),
         ("range_cache", InMemoryRangeCache()),
+        ("prefetch", Sequential(n=8)),
     ],
-    ids=["FIFO", "TTL", "TTI", "MaxSize", "InMemoryRangeCache"],
+    ids=["FIFO", "TTL", "TTI", "MaxSize", "InMemoryRangeCache", "Sequential"],
 )
 def test_instance_resolves_to_itself(group: str, instance: object) -> None:
     assert resolve(group, instance) is instance
@@ -222,8 +231,15 @@ def test_rejection_suggests_the_builtin_names_and_the_protocol() -> None:
         ("admission", NoExpiry(), "on_access, admit"),
         ("range_cache", MaxSize(), "lookup, put, pop, pop_key, clear"),
         ("eviction", InMemoryRangeCache(), "on_insert, on_hit, on_remove, evict, peek"),
+        ("prefetch", NoExpiry(), "on_access, clear"),
     ],
-    ids=["eviction-as-expiry", "expiry-as-admission", "admission-as-range", "range-as-eviction"],
+    ids=[
+        "eviction-as-expiry",
+        "expiry-as-admission",
+        "admission-as-range",
+        "range-as-eviction",
+        "expiry-as-prefetch",
+    ],
 )
 def test_strategy_of_another_group_is_rejected(group: str, wrong: object, missing: str) -> None:
     with pytest.raises(TypeError, match=f"lacks {missing}"):
@@ -246,6 +262,7 @@ def test_values_that_are_not_names_classes_or_strategies_are_rejected(spec: obje
         ("expiry", ["none", "ttl", "tti"]),
         ("admission", ["max-size", "all"]),
         ("range_cache", ["memory"]),
+        ("prefetch", ["none", "sequential", "neighbors"]),
     ],
 )
 def test_available_lists_the_builtins_as_builtin(group: str, names: list[str]) -> None:
@@ -268,7 +285,7 @@ def test_unknown_group_raises_value_error_listing_the_groups(
 ) -> None:
     with pytest.raises(ValueError, match="unknown strategy group 'evictions'") as caught:
         call("evictions")
-    assert "['admission', 'eviction', 'expiry', 'range_cache']" in str(caught.value)
+    assert "['admission', 'eviction', 'expiry', 'prefetch', 'range_cache']" in str(caught.value)
 
 
 def test_unknown_group_is_reported_even_for_a_builtin_instance() -> None:

@@ -4,6 +4,16 @@ from zarr_cachestore.admission import AdmitAll, MaxSize
 from zarr_cachestore.base import EntryInfo, PriorityPolicy
 from zarr_cachestore.eviction import FIFO, LFU, LRU
 from zarr_cachestore.expiry import TTI, TTL, NoExpiry
+from zarr_cachestore.grid import ChunkGrid, metadata_keys
+from zarr_cachestore.prefetch import (
+    Access,
+    ChunkPrefetcher,
+    Fetch,
+    Neighbors,
+    NoPrefetch,
+    PrefetchPolicy,
+    Sequential,
+)
 from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, ExpiryPolicy, RangeCache
 from zarr_cachestore.ranges import InMemoryRangeCache, RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import PluginError, available
@@ -15,20 +25,29 @@ __all__ = [
     "LRU",
     "TTI",
     "TTL",
+    "Access",
     "AdmissionPolicy",
     "AdmitAll",
     "CacheStore",
+    "ChunkGrid",
+    "ChunkPrefetcher",
     "EntryInfo",
     "EvictionPolicy",
     "ExpiryPolicy",
+    "Fetch",
     "InMemoryRangeCache",
     "MaxSize",
+    "Neighbors",
     "NoExpiry",
+    "NoPrefetch",
     "PluginError",
+    "PrefetchPolicy",
     "PriorityPolicy",
     "RangeCache",
     "RangeKey",
+    "Sequential",
     "Span",
     "WholeValuePromotion",
     "available",
+    "metadata_keys",
 ]

@@ -21,18 +21,20 @@ from typing import Any, Literal
 from zarr_cachestore.admission import AdmitAll, MaxSize
 from zarr_cachestore.eviction import FIFO, LFU, LRU
 from zarr_cachestore.expiry import TTI, TTL, NoExpiry
+from zarr_cachestore.prefetch import Neighbors, NoPrefetch, PrefetchPolicy, Sequential
 from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, ExpiryPolicy, RangeCache
 from zarr_cachestore.ranges import InMemoryRangeCache
 
 __all__ = ["GROUPS", "PluginError", "available", "load", "resolve"]
 
-Group = Literal["eviction", "expiry", "admission", "range_cache"]
+Group = Literal["eviction", "expiry", "admission", "range_cache", "prefetch"]
 
 GROUPS: dict[Group, type[Any]] = {
     "eviction": EvictionPolicy,
     "expiry": ExpiryPolicy,
     "admission": AdmissionPolicy,
     "range_cache": RangeCache,
+    "prefetch": PrefetchPolicy,
 }
 
 BUILTINS: dict[Group, dict[str, type[Any]]] = {
@@ -40,6 +42,7 @@ BUILTINS: dict[Group, dict[str, type[Any]]] = {
     "expiry": {"none": NoExpiry, "ttl": TTL, "tti": TTI},
     "admission": {"max-size": MaxSize, "all": AdmitAll},
     "range_cache": {"memory": InMemoryRangeCache},
+    "prefetch": {"none": NoPrefetch, "sequential": Sequential, "neighbors": Neighbors},
 }
 
 

@@ -1,0 +1,1 @@
+"""Checks that third-party strategies can run in their own test suites."""
