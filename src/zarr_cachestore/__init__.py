@@ -14,7 +14,15 @@ from zarr_cachestore.prefetch import (
     PrefetchPolicy,
     Sequential,
 )
-from zarr_cachestore.protocols import AdmissionPolicy, EvictionPolicy, ExpiryPolicy, RangeCache
+from zarr_cachestore.protocols import (
+    AdmissionPolicy,
+    CapacityAware,
+    EvictionPolicy,
+    ExpiryPolicy,
+    InsertAware,
+    RangeCache,
+    store_key,
+)
 from zarr_cachestore.ranges import InMemoryRangeCache, RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import PluginError, available
 from zarr_cachestore.store import CacheStore
@@ -29,6 +37,7 @@ __all__ = [
     "AdmissionPolicy",
     "AdmitAll",
     "CacheStore",
+    "CapacityAware",
     "ChunkGrid",
     "ChunkPrefetcher",
     "EntryInfo",
@@ -36,6 +45,7 @@ __all__ = [
     "ExpiryPolicy",
     "Fetch",
     "InMemoryRangeCache",
+    "InsertAware",
     "MaxSize",
     "Neighbors",
     "NoExpiry",
@@ -50,4 +60,5 @@ __all__ = [
     "WholeValuePromotion",
     "available",
     "metadata_keys",
+    "store_key",
 ]

@@ -400,8 +400,12 @@ class CacheEngine:
         except Exception as error:
             self.faults.strategy(self.range_cache, error)
             return
-        if range_key not in self.ledger and not self._admit(range_key, Entry(len(data)), began):
-            self._pop_range(range_key)
+        admitted = False
+        try:
+            admitted = range_key in self.ledger or self._admit(range_key, Entry(len(data)), began)
+        finally:  # refused, or a strict strategy raised: the bytes go too
+            if not admitted:
+                self._pop_range(range_key)
 
     def _learn_size(self, key: str, size: int, began: float) -> None:
         """Remember ``key``'s size, for ``getsize`` and promotion, until it would expire."""
@@ -433,8 +437,19 @@ class CacheEngine:
     def _pop_range(self, key: RangeKey) -> None:
         try:
             self.range_cache.pop(key)
+        except Exception as error:  # it may still hold the bytes: start the ranges afresh
+            self._forget_all_ranges()
+            self.faults.strategy(self.range_cache, error)
+
+    def _forget_all_ranges(self) -> None:
+        """Empty the range cache and drop its entries from the books. Under the lock."""
+        try:
+            self.range_cache.clear()
         except Exception as error:
             self.faults.strategy(self.range_cache, error)
+        for key in self.ledger:
+            if isinstance(key, RangeKey):
+                self.ledger.remove(key, release=False)
 
     def _drop_ranges(self, key: str) -> None:
         """Drop every range entry of ``key``. Under the lock."""

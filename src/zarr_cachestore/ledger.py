@@ -122,8 +122,11 @@ class Ledger:
                 self.remove(next(iter(self._empty)))
         return True
 
-    def remove(self, key: Hashable) -> bool:
-        """Drop ``key`` if held (a write, delete, expiry or lost bytes); whether it was."""
+    def remove(self, key: Hashable, *, release: bool = True) -> bool:
+        """Drop ``key`` if held (a write, delete, expiry or lost bytes); whether it was.
+
+        ``release=False`` when its bytes are gone already.
+        """
         entry = self._entries.get(key)
         if entry is None:
             return False
@@ -132,7 +135,7 @@ class Ledger:
         except Exception as error:
             self._reset_after(error)  # the policy may still name the key as a victim
             return True
-        self._forget(key, entry)
+        self._forget(key, entry, release=release)
         return True
 
     def hit(self, key: Hashable) -> bool:
@@ -192,12 +195,13 @@ class Ledger:
             self.faults.stats.evictions += 1
         return True
 
-    def _forget(self, key: Hashable, entry: Entry) -> None:
+    def _forget(self, key: Hashable, entry: Entry, *, release: bool = True) -> None:
         del self._entries[key]
         self.used -= entry.size
         if not entry.size:
             self._empty.pop(key, None)
-        self._release(key, entry)
+        if release:
+            self._release(key, entry)
 
     def _reset_after(self, error: Exception) -> None:
         """The eviction policy failed mid-change: release everything and start afresh."""

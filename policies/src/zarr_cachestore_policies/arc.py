@@ -94,10 +94,10 @@ class ARC(Budgeted):
         """Apply a ghost hit of ``key`` to ``p`` and forget the ghost; return whether it was one."""
         b1, b2 = self._b1.bytes, self._b2.bytes
         if key in self._b1:
-            self._p = min(self._p + max(b2 / b1, 1.0), self._budget.capacity)
+            self._p = min(self._p + _ratio(b2, b1), self._budget.capacity)
             self._b1.pop(key)
         elif key in self._b2:
-            self._p = max(self._p - max(b1 / b2, 1.0), 0.0)
+            self._p = max(self._p - _ratio(b1, b2), 0.0)
             self._b2.pop(key)
         else:
             return False
@@ -123,3 +123,9 @@ class ARC(Budgeted):
 
     def _all_bytes(self) -> int:
         return self._t1.bytes + self._t2.bytes + self._b1.bytes + self._b2.bytes
+
+
+def _ratio(other: int, own: int) -> float:
+    """ARC's adaptation step, ``max(other / own, 1)``; a ghost list of zero-byte entries (empty
+    values, remembered absences) steps by 1."""
+    return max(other / own, 1.0) if own else 1.0
