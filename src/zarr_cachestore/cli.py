@@ -245,8 +245,10 @@ def _compare_column(trace: Any, results: Sequence[Any], sizes: list[int | float]
 def simulate_command(args: argparse.Namespace) -> int:
     """Run ``simulate``: replay, print the table, optionally plot.
 
-    Raises:
-        UsageError: the arguments name an unknown policy or an unreadable trace.
+    Raises
+    ------
+    UsageError
+        The arguments name an unknown policy or an unreadable trace.
     """
     from zarr_cachestore.simulate import format_table, plot_curves, simulate
     from zarr_cachestore.simulate.report import format_bytes

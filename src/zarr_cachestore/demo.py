@@ -59,6 +59,11 @@ class Settings:
         mib = self.array_mib / 3 if self.cache_mib is None else self.cache_mib
         return int(mib * MIB)
 
+    @property
+    def array_path(self) -> Path:
+        """Where the array of these settings lives."""
+        return self.data_dir / f"series-{self.array_mib}mib-{self.chunk_kib}kib.zarr"
+
 
 QUICK = Settings(array_mib=4, chunk_kib=64, windows=28, latency_ms=1.0)
 
@@ -153,7 +158,7 @@ def _generate(path: Path, layout: Layout) -> None:
 def ensure_data(settings: Settings) -> tuple[Path, bool]:
     """The array's path, built unless a complete one is there; and whether it was built."""
     layout = Layout.of(settings)
-    path = settings.data_dir / f"series-{settings.array_mib}mib-{settings.chunk_kib}kib.zarr"
+    path = settings.array_path
     if _is_complete(path, layout):
         return path, False
     _generate(path, layout)

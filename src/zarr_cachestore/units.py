@@ -36,8 +36,10 @@ def parse_size(text: str) -> int:
     of 1000, as in dask. Case, a space before the unit and ``_`` between digits do not matter;
     a fraction must come to a whole number of bytes (``"1.5KiB"`` is 1536).
 
-    Raises:
-        ValueError: ``text`` is not such a size; the message names the accepted forms.
+    Raises
+    ------
+    ValueError
+        ``text`` is not such a size; the message names the accepted forms.
     """
     match = _SIZE.match(text.strip())
     if match is None:
@@ -53,8 +55,10 @@ def parse_size(text: str) -> int:
 def parse_fraction(text: str) -> float:
     """The fraction ``text`` names: a percentage (``"10%"`` is 0.1) or a number (``"0.1"``).
 
-    Raises:
-        ValueError: ``text`` is neither, or is negative or not finite.
+    Raises
+    ------
+    ValueError
+        ``text`` is neither, or is negative or not finite.
     """
     stripped = text.strip()
     percent = stripped.endswith("%")
