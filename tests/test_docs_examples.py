@@ -11,6 +11,7 @@ Pages whose examples import an optional package skip, naming it, only if it is n
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,24 @@ def test_every_block_not_run_says_why() -> None:
 def test_the_readme_opens_the_array_the_demo_writes() -> None:
     use = python_blocks(ROOT / "README.md")[0]
     assert f'"{Settings().array_path}"' in use.code
+
+
+def _documented_names() -> set[str]:
+    """The objects the API reference renders, by their ``::: dotted.name`` directives."""
+    pages = (ROOT / "docs" / "reference").glob("*.md")
+    found = set()
+    for page in pages:
+        text = page.read_text()
+        found |= set(re.findall(r"^::: (\S+)$", text, re.MULTILINE))
+        for module, members in re.findall(
+            r"^::: (\S+)\n(?:[ \t]+\S.*\n)*?[ \t]+members: \[(.*)\]$", text, re.MULTILINE
+        ):
+            found |= {f"{module}.{name.strip()}" for name in members.split(",")}
+    return found
+
+
+@pytest.mark.parametrize("package", ["zarr_cachestore", "zarr_cachestore_policies"])
+def test_the_api_reference_covers_every_public_name(package: str) -> None:
+    module = importlib.import_module(package)
+    missing = {f"{package}.{name}" for name in module.__all__} - _documented_names()
+    assert missing == set()

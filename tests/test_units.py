@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
 from zarr_cachestore.units import parse_fraction, parse_size
@@ -68,3 +70,11 @@ def test_what_is_not_a_fraction_is_refused(text: str) -> None:
 def test_a_fraction_is_finite_and_not_negative(text: str) -> None:
     with pytest.raises(ValueError, match="finite number of at least 0"):
         parse_fraction(text)
+
+
+def test_the_examples_in_the_module_docstring_hold() -> None:
+    from zarr_cachestore import units
+
+    failed, attempted = doctest.testmod(units)
+    assert attempted == 3
+    assert failed == 0
