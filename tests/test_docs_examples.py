@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pytest
 import zarr
 from zarr.storage import LocalStore
 
+from zarr_cachestore import available
 from zarr_cachestore.demo import CHANNELS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 OPTIONAL = ("xarray", "dask", "distributed", "fsspec", "obstore", "matplotlib")
 
 _FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
+_POLICY = re.compile(r"--policy[ =]([\w-]+)")
 _NOT_RUN = re.compile(r"^<!--\s*not-run:\s*(?P<reason>.*?)\s*-->$")
 
 
@@ -147,3 +150,23 @@ def test_the_api_reference_covers_every_public_name(package: str) -> None:
     module = importlib.import_module(package)
     missing = {f"{package}.{name}" for name in module.__all__} - _documented_names()
     assert missing == set()
+
+
+def _tutorial_policies() -> set[str]:
+    """The names the tutorial's own package registers (``docs/tutorial_policy``)."""
+    project = tomllib.loads((ROOT / "docs" / "tutorial_policy" / "pyproject.toml").read_text())
+    return set(project["project"]["entry-points"]["zarr_cachestore.eviction"])
+
+
+def test_the_command_examples_name_only_policies_that_exist() -> None:
+    known = set(available("eviction")) | _tutorial_policies()
+    commands = [
+        block
+        for page in PAGES
+        for block in blocks(page)
+        if block.lang in ("bash", "console") and "zarr-cachestore simulate" in block.code
+    ]
+    named = {(block.where, name) for block in commands for name in _POLICY.findall(block.code)}
+    assert commands
+    assert named
+    assert {(where, name) for where, name in named if name not in known} == set()
