@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml $(wildcard policies/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,demo,sim,dev]' $(if $(wildcard policies/pyproject.toml),-e ./policies)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,demo,sim,dev,docs]' $(if $(wildcard policies/pyproject.toml),-e ./policies)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,5 +22,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests $(wildcard policies)
 	$(VENV)/bin/mypy
 
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf .venv .venv-* demo-data
+	rm -rf .venv .venv-* demo-data site

@@ -41,6 +41,11 @@ def test_every_policy_is_compared_and_the_data_is_reused(
     cached = {label: count for label, count in requests.items() if label != NO_CACHE}
     assert all(count < requests[NO_CACHE] for count in cached.values()), requests
 
+    last = first.splitlines()[-1]
+    data = next(tmp_path.iterdir())
+    assert last.startswith(f"the data stays in {data} (")
+    assert f"remove it with `rm -r {tmp_path}`" in last
+
     written = _mtimes(tmp_path)
     assert main(["--quick", "--data-dir", str(tmp_path)]) == 0
     second = capsys.readouterr().out

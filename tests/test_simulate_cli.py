@@ -1,13 +1,15 @@
-"""The ``zarr-cachestore simulate`` command."""
+"""The ``zarr-cachestore`` command and its ``simulate`` subcommand."""
 
 from __future__ import annotations
 
 import argparse
+import re
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from zarr_cachestore.cli import main, parse_size
+from zarr_cachestore.cli import _parser, cache_size, main
 from zarr_cachestore.simulate import write_oracle_general, zipf
 
 
@@ -49,16 +51,130 @@ def test_csv_trace_and_policy_class(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert sum(line.startswith("LRU") for line in out.splitlines()) == 2
 
 
-def test_needs_a_trace() -> None:
-    with pytest.raises(SystemExit):
-        main(["simulate", "--sizes", "0.1"])
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line ``argv`` prints on stderr, after checking it exits with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("zarr-cachestore simulate: error: ")
+    return lines[0]
 
 
-def test_parse_size() -> None:
-    assert parse_size("0.05") == 0.05
-    assert parse_size("5%") == 0.05
-    assert parse_size("4096") == 4096
-    assert parse_size("64MiB") == 64 << 20
-    assert parse_size("2g") == 2 << 30
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_size("lots")
+def test_needs_a_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _usage_error(["simulate", "--sizes", "0.1"], capsys)
+    assert "give a trace file or --synthetic" in line
+
+
+def test_an_unknown_policy_is_a_usage_error_naming_the_available_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["simulate", "--synthetic", "zipf", "--policy", "lru", "--policy", "my-policy"]
+    line = _usage_error(argv, capsys)
+    assert "unknown eviction policy 'my-policy'" in line
+    assert "lru" in line.partition("available:")[2]
+
+
+def test_a_missing_trace_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nothing.oracleGeneral"
+    line = _usage_error(["simulate", str(missing), "--policy", "lru"], capsys)
+    assert f"cannot read the trace file {str(missing)!r}: No such file or directory" in line
+
+
+def test_an_unreadable_trace_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _usage_error(["simulate", str(tmp_path), "--policy", "lru"], capsys)
+    assert f"cannot read the trace file {str(tmp_path)!r}" in line
+
+
+def test_a_malformed_trace_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("name,weight\na,1\n")
+    line = _usage_error(["simulate", str(path), "--format", "csv"], capsys)
+    assert "no key column" in line
+
+
+def test_a_bad_size_is_a_usage_error_naming_the_accepted_forms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = _usage_error(["simulate", "--synthetic", "zipf", "--sizes", "1%,lots"], capsys)
+    assert "not a cache size: 'lots'" in line
+    assert "'5%'" in line
+    assert "'64MiB'" in line
+
+
+def test_a_policy_class_that_does_not_import_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["simulate", "--synthetic", "zipf", "--policy-class", "zarr_cachestore:Nothing"]
+    assert "--policy-class zarr_cachestore:Nothing" in _usage_error(argv, capsys)
+    argv = ["simulate", "--synthetic", "zipf", "--policy-class", "no_such_module_here"]
+    assert "needs MODULE:CLASS" in _usage_error(argv, capsys)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"zarr-cachestore {version('zarr-cachestore')}\n"
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: sub for action in actions for name, sub in action.choices.items()}
+
+
+def test_the_program_every_command_and_every_flag_are_described() -> None:
+    parser = _parser()
+    commands = _subparsers(parser)
+    assert parser.description
+    assert set(commands) == {"simulate"}
+    for name, command in commands.items():
+        assert command.description, name
+        undocumented = [
+            action.dest
+            for action in command._actions
+            if not action.help or action.help == argparse.SUPPRESS
+        ]
+        assert undocumented == [], f"{name}: {undocumented}"
+
+
+def test_help_lists_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    flags = set(re.findall(r"(?m)^  (--[a-z-]+)", text))
+    assert {"--format", "--size-dist", "--metric", "--sizes", "--policy"} <= flags
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("0.05", 0.05),
+        (" 5% ", 0.05),
+        ("4096", 4096),
+        ("64MiB", 64 << 20),
+        ("2GiB", 2 << 30),
+        ("2GB", 2 * 10**9),
+        ("1.5KiB", 1536),
+    ],
+)
+def test_cache_sizes_are_fractions_or_bytes(text: str, size: float) -> None:
+    parsed = cache_size(text)
+    assert parsed == size
+    assert type(parsed) is type(size)
+
+
+@pytest.mark.parametrize("text", ["lots", "", "-1", "0.3KiB", "5%%"])
+def test_a_bad_cache_size_raises_an_argparse_error(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not a cache size"):
+        cache_size(text)

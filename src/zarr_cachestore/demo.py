@@ -59,6 +59,11 @@ class Settings:
         mib = self.array_mib / 3 if self.cache_mib is None else self.cache_mib
         return int(mib * MIB)
 
+    @property
+    def array_path(self) -> Path:
+        """Where the array of these settings lives."""
+        return self.data_dir / f"series-{self.array_mib}mib-{self.chunk_kib}kib.zarr"
+
 
 QUICK = Settings(array_mib=4, chunk_kib=64, windows=28, latency_ms=1.0)
 
@@ -153,7 +158,7 @@ def _generate(path: Path, layout: Layout) -> None:
 def ensure_data(settings: Settings) -> tuple[Path, bool]:
     """The array's path, built unless a complete one is there; and whether it was built."""
     layout = Layout.of(settings)
-    path = settings.data_dir / f"series-{settings.array_mib}mib-{settings.chunk_kib}kib.zarr"
+    path = settings.array_path
     if _is_complete(path, layout):
         return path, False
     _generate(path, layout)
@@ -316,6 +321,20 @@ def settings_from(argv: Sequence[str] | None) -> Settings:
     return settings
 
 
+def _disk_usage(path: Path) -> int:
+    """Bytes of the files under ``path``."""
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+def where_the_data_is(path: Path, settings: Settings) -> str:
+    """One line saying where the demo's data lies, how big it is, and how to remove it."""
+    size = _disk_usage(path) / MIB
+    return (
+        f"the data stays in {path} ({size:,.1f} MiB) for the next run; "
+        f"remove it with `rm -r {settings.data_dir}` (`make clean` removes the venvs too)"
+    )
+
+
 def _labels() -> Iterator[str]:
     yield from available("eviction")
     yield NO_CACHE
@@ -339,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     print(f"\ntotal time {time.perf_counter() - start:.1f} s")
+    print(where_the_data_is(path, settings))
     return 0
 
 
