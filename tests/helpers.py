@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import hypothesis.strategies as st
 from zarr.abc.store import (
     ByteRequest,
     OffsetByteRequest,
@@ -75,3 +76,23 @@ def assert_idle(cache: CacheStore, *, queued_deletes: bool = False) -> None:
     if queued_deletes:
         in_flight.pop("queued_deletes")
     assert not any(in_flight.values()), f"left in flight: {in_flight}"
+
+
+class FakeClock:
+    """A clock that moves only when a test moves it (``clock.now += 5``)."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+REQUESTS = st.one_of(
+    st.none(),
+    st.tuples(st.integers(0, 130), st.integers(0, 130)).map(
+        lambda t: RangeByteRequest(min(t), max(t))
+    ),
+    st.integers(0, 130).map(OffsetByteRequest),
+    st.integers(0, 130).map(SuffixByteRequest),
+)  # every kind of read of values up to about a hundred bytes: whole, range, offset, suffix

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
+import numpy as np
 import pytest
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.storage import MemoryStore, WrapperStore
@@ -77,9 +78,37 @@ def read(byte_range: Any) -> Callable[[LatencyStore], Awaitable[object]]:
 CASES: list[Any] = [
     # max_size
     pytest.param(build(max_size=-1), ValueError, r"max_size.*non-negative.*-1", id="max_size=-1"),
-    pytest.param(build(max_size="10"), TypeError, r"max_size.*int.*'10'", id="max_size='10'"),
-    pytest.param(build(max_size=1.5), TypeError, r"max_size.*int.*1\.5", id="max_size=1.5"),
-    pytest.param(build(max_size=True), TypeError, r"max_size.*int.*True", id="max_size=True"),
+    pytest.param(
+        build(max_size="lots"), ValueError, r"max_size: not a size: 'lots'", id="max_size='lots'"
+    ),
+    pytest.param(
+        build(max_size=1.5),
+        TypeError,
+        r"max_size must be a number of bytes.*1\.5",
+        id="max_size=1.5",
+    ),
+    pytest.param(
+        build(max_size=True),
+        TypeError,
+        r"max_size must be a number of bytes.*True",
+        id="max_size=True",
+    ),
+    # flags are bools, not look-alikes
+    pytest.param(
+        build(cache_set_data="no"),
+        TypeError,
+        r"cache_set_data must be True or False, got str 'no'",
+        id="cache_set_data='no'",
+    ),
+    pytest.param(
+        build(cache_missing=1),
+        TypeError,
+        r"cache_missing must be True or False",
+        id="cache_missing=1",
+    ),
+    pytest.param(
+        build(strict="yes"), TypeError, r"strict must be True or False", id="strict='yes'"
+    ),
     # strategies
     pytest.param(
         build(eviction="nope"),
@@ -182,6 +211,9 @@ CASES: list[Any] = [
     ),
     pytest.param(call("delete", None), TypeError, r"keys are str, got NoneType", id="delete(None)"),
     pytest.param(call("exists", 1.0), TypeError, r"keys are str, got float", id="exists(1.0)"),
+    pytest.param(
+        call("delete_dir", 1), TypeError, r"prefixes are str, got int 1", id="delete_dir(1)"
+    ),
     # byte ranges
     pytest.param(
         read(RangeByteRequest(-1, 5)),
@@ -250,3 +282,22 @@ async def test_a_refused_read_leaves_the_cache_as_it_was() -> None:
             await cache.get("k", PROTO, byte_range)  # type: ignore[arg-type]
     assert cache.cache_info() == info
     assert cache.cache_stats() == stats
+
+
+async def test_sizes_and_byte_ranges_take_every_integer_spelling() -> None:
+    source = LatencyStore(MemoryStore())
+    await source.set("k", PROTO.buffer.from_bytes(b"0123456789"))
+    assert CacheStore(source, max_size="512MiB").max_size == 512 * 2**20
+    assert CacheStore(source, max_size="2GB").max_size == 2 * 10**9
+    assert CacheStore(source, max_size=np.int64(4096)).max_size == 4096
+    cache = CacheStore(source, max_size=100)
+    for request in (
+        RangeByteRequest(np.int64(2), np.int32(5)),
+        OffsetByteRequest(np.uint8(7)),
+        SuffixByteRequest(np.int16(3)),
+    ):
+        expected = {RangeByteRequest: b"234", OffsetByteRequest: b"789", SuffixByteRequest: b"789"}
+        assert raw_value(await cache.get("k", PROTO, request)) == expected[type(request)]
+        assert raw_value(await cache.get("k", PROTO, request)) == expected[type(request)]
+    assert source.counts.requests == 2  # the suffix is inside the held offset read
+    assert cache.cache_stats()["hits"] == 4

@@ -653,3 +653,17 @@ async def test_open_classmethod() -> None:
     assert raw(await seeded.get("k", PROTO)) == OLD
     assert raw(await seeded.get("k", PROTO)) == OLD
     assert seeded.cache_stats()["hits"] == 1
+
+
+async def test_a_pickled_copy_of_a_tinylfu_starts_without_counts() -> None:
+    pytest.importorskip("zarr_cachestore_policies")
+    from zarr_cachestore_policies import TinyLFU
+
+    admission = TinyLFU()
+    cache = CacheStore(MemoryStore(), admission=admission, max_size=100)
+    for _ in range(5):
+        await cache.get("k", PROTO)
+    assert admission.sketch.estimate("k") > 0
+    copy = pickle.loads(pickle.dumps(cache))
+    assert copy.admission.sketch.estimate("k") == 0
+    assert admission.sketch.estimate("k") > 0

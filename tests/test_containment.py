@@ -11,8 +11,8 @@ import gc
 import importlib.util
 import logging
 import math
-from pathlib import Path
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,7 +169,8 @@ async def test_a_strategy_failure_is_logged_once_with_its_traceback(
             await read_everything(cache)
     logged = [record for record in caplog.records if "FailingLRU raised" in record.getMessage()]
     assert len(logged) == 1
-    assert logged[0].exc_info is not None and logged[0].exc_info[0] is Broken
+    assert logged[0].exc_info is not None
+    assert logged[0].exc_info[0] is Broken
     assert cache.cache_stats()["policy_errors"] > 1
 
 
@@ -178,7 +179,7 @@ async def test_strict_raises_the_strategy_error_with_the_books_in_order() -> Non
     cache = await seeded(eviction=policy, strict=True)
     await read_everything(cache)
     policy.failing = frozenset({"evict"})
-    with pytest.raises(Broken, match="FailingLRU.evict"):
+    with pytest.raises(Broken, match=r"FailingLRU\.evict"):
         await read_everything(cache)
     policy.failing = frozenset()
     assert_books_match(cache)
@@ -189,7 +190,8 @@ def tutorial_policy() -> type:
     """The tutorial's HitsPerByte, from its source (it divides by entry sizes, which may be 0)."""
     path = Path(__file__).parents[1] / "docs/tutorial_policy/src/hits_per_byte/__init__.py"
     spec = importlib.util.spec_from_file_location("hits_per_byte", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.HitsPerByte  # type: ignore[no-any-return]

@@ -118,3 +118,11 @@ async def test_a_local_cache_store_works_as_zarrs_did(tmp_path: object) -> None:
     assert list((await held_by(cache)).values()) == [b"hello"]  # under a name of its own
     await store.delete("a/b")
     assert await held_by(cache) == {}
+
+
+def test_repr_shows_what_zarrs_shows() -> None:
+    text = repr(CacheStore(MemoryStore(), cache_store=MemoryStore(), max_size=100))
+    for field in ("store=", "cache_store=", "max_age_seconds=infinity", "max_size=100"):
+        assert field in text
+    assert "current_size=0" in text
+    assert "cached_keys=0" in text

@@ -355,3 +355,23 @@ async def test_an_absence_seen_before_a_write_is_not_remembered_after_it() -> No
     await early
     assert raw(await cache.get("k", PROTO)) == b"written"
     assert raw(await cache.get("k", PROTO)) == b"written"
+
+
+async def test_expiry_counts_from_when_the_source_read_began() -> None:
+    clock = Clock()
+
+    class SlowSource(WrapperStore[Store]):
+        async def get(
+            self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
+        ) -> Buffer | None:
+            value = await self._store.get(key, prototype, byte_range)
+            clock.now += 8  # the read takes eight seconds
+            return value
+
+    source = SlowSource(MemoryStore())
+    await source.set("k", buf(b"read at t=0"))
+    cache = CacheStore(source, max_age_seconds=10, clock=clock)
+    assert raw(await cache.get("k", PROTO)) == b"read at t=0"
+    await source._store.set("k", buf(b"written behind the cache at t=8"))
+    clock.now += 2.5  # t=10.5: past ten seconds from the read's start
+    assert raw(await cache.get("k", PROTO)) == b"written behind the cache at t=8"

@@ -81,3 +81,13 @@ def test_a_threshold_outside_zero_to_one_is_refused(threshold: object) -> None:
 def test_promotion_must_be_a_promotion_strategy() -> None:
     with pytest.raises(TypeError, match=r"promotion must be None or WholeValuePromotion"):
         CacheStore(MemoryStore(), promotion=0.5)  # type: ignore[arg-type]
+
+
+async def test_a_value_the_cache_could_not_keep_is_never_promoted() -> None:
+    source = LatencyStore(MemoryStore())
+    await source.set("shard", cpu.Buffer.from_bytes(VALUE))
+    cache = CacheStore(source, max_size=60, promotion=WholeValuePromotion(0.25))
+    for start in range(0, 100, 10):
+        assert await read(cache, start, start + 10) == VALUE[start : start + 10]
+    moved = source.reset_counts()
+    assert moved.bytes_read == 100, "the 100-byte value was fetched whole, and not kept"

@@ -472,3 +472,15 @@ async def test_a_range_of_a_value_held_in_a_cache_store_reads_only_that_range_fr
     assert chunk.to_bytes() == (bytes(range(256)) * 64)[1000:1100]
     assert (disk.counts.requests, disk.counts.bytes_read) == (1, 100)
     assert source.reset_counts().requests == 1  # only the first, whole read
+
+
+@has_get_ranges
+async def test_get_ranges_of_a_remembered_absence_raises_as_zarr_does() -> None:
+    source = LatencyStore(MemoryStore())
+    cache = CacheStore(source, cache_missing=True)
+    requests: list[ByteRequest | None] = [RangeByteRequest(0, 4), None]
+    for store in (source, cache, cache):  # the source, a miss, then the remembered absence
+        with pytest.raises(BaseExceptionGroup) as raised:
+            await collect_ranges(store, "gone", requests)
+        assert raised.group_contains(FileNotFoundError)
+    assert cache.cache_stats()["hits"] >= 1

@@ -14,6 +14,7 @@ from zarr.abc.store import Store
 
 from zarr_cachestore.expiry import TTL
 from zarr_cachestore.ranges import WholeValuePromotion
+from zarr_cachestore.units import parse_size
 
 __all__ = ["CacheConfig", "expiry_from_max_age", "flag"]
 
@@ -23,10 +24,15 @@ STRATEGIES = ("eviction", "expiry", "admission", "range_cache")
 def _max_size(value: object) -> int | None:
     if value is None:
         return None
+    if isinstance(value, str):
+        try:
+            value = parse_size(value)
+        except ValueError as error:
+            raise ValueError(f"max_size: {error}") from None
     if isinstance(value, bool) or not isinstance(value, SupportsIndex):
         raise TypeError(
-            f"max_size must be an int number of bytes or None, got {type(value).__name__} "
-            f"{value!r}; for example max_size=256 * 2**20"
+            f"max_size must be a number of bytes, a size such as '512MiB', or None, got "
+            f"{type(value).__name__} {value!r}; for example max_size=256 * 2**20"
         )
     value = operator.index(value)  # numpy integers too
     if value < 0:
