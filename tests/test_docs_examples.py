@@ -11,6 +11,7 @@ Pages whose examples import an optional package skip, naming it, only if it is n
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import re
 import tomllib
@@ -108,11 +109,24 @@ def test_the_python_examples_of_a_page_run(page: Path, workdir: Path) -> None:
                 pytest.importorskip(module, reason=f"{block.where} needs {module}")
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for block in runnable:
+        if block.code.lstrip().startswith(">>>"):
+            run_session(block, namespace)
+            continue
         try:
             padded = "\n" * block.line + block.code  # tracebacks give the page's line numbers
             exec(compile(padded, str(block.page), "exec"), namespace)
         except Exception as exc:
             raise AssertionError(f"the example at {block.where} failed: {exc!r}") from exc
+
+
+def run_session(block: Block, namespace: dict[str, object]) -> None:
+    """A block written as an interactive session: its output must be what the page shows."""
+    parser = doctest.DocTestParser()
+    session = parser.get_doctest(block.code, namespace, block.where, str(block.page), block.line)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    report: list[str] = []
+    runner.run(session, out=report.append, clear_globs=False)
+    assert not runner.failures, f"the session at {block.where} differs:\n{''.join(report)}"
 
 
 def test_examples_are_found_in_the_readme_and_the_docs() -> None:
