@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from zarr_cachestore import store_key
+
 from zarr_cachestore_policies.sketch import CountMinSketch
 
 __all__ = ["TinyLFU"]
