@@ -292,9 +292,9 @@ async def test_sizes_and_byte_ranges_take_every_integer_spelling() -> None:
     assert CacheStore(source, max_size=np.int64(4096)).max_size == 4096
     cache = CacheStore(source, max_size=100)
     for request in (
-        RangeByteRequest(np.int64(2), np.int32(5)),
-        OffsetByteRequest(np.uint8(7)),
-        SuffixByteRequest(np.int16(3)),
+        RangeByteRequest(np.int64(2), np.int32(5)),  # type: ignore[arg-type]
+        OffsetByteRequest(np.uint8(7)),  # type: ignore[arg-type]
+        SuffixByteRequest(np.int16(3)),  # type: ignore[arg-type]
     ):
         expected = {RangeByteRequest: b"234", OffsetByteRequest: b"789", SuffixByteRequest: b"789"}
         assert raw_value(await cache.get("k", PROTO, request)) == expected[type(request)]

@@ -96,7 +96,7 @@ class SameAsLRU(RuleBasedStateMachine):
     def evict(self) -> None:
         victim = self.policy.evict()
         assert victim == self.model.evict()
-        self.held.discard(victim)  # type: ignore[arg-type]
+        self.held.discard(victim)
 
     @invariant()
     def same_size_and_next_victim(self) -> None:

@@ -133,7 +133,8 @@ async def test_reads_cancelled_during_an_eviction_delete_leave_nothing_open() ->
     await cache.settle()
     assert_idle(cache)
     assert raw(await cache.get("c", PROTO)) == b"c" * 10
-    assert sorted((await held_by(tier)).values()) == [b"b" * 10, b"c" * 10]
+    held = sorted(value or b"" for value in (await held_by(tier)).values())
+    assert held == [b"b" * 10, b"c" * 10]
 
 
 async def test_an_expired_value_is_deleted_while_a_range_answers() -> None:

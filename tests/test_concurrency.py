@@ -4,6 +4,7 @@ threads with their own event loops, shared views, pickling and opening."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import pickle
 import random
 import threading
@@ -464,7 +465,7 @@ def test_threads_with_their_own_loops_share_one_cache(
         lambda: _writer(cache, KEYS[:3], history),
         lambda: _writer(cache, KEYS[3:], history),
     ]
-    jobs += [lambda seed=seed: _reader(cache, seed, history) for seed in range(4)]
+    jobs += [functools.partial(_reader, cache, seed, history) for seed in range(4)]
     _run_in_threads(jobs)
 
     assert history.violations == []
@@ -526,10 +527,10 @@ def test_zarr_sync_api_from_several_threads(tier: str) -> None:
     def work(index: int) -> None:
         try:
             start.wait(timeout=10)
-            mine = zarr.open_array(store=cache)
+            mine: zarr.Array[Any] = zarr.open_array(store=cache)
             lo, hi = index * chunk, (index + 1) * chunk
             for round_ in range(ROUNDS):
-                whole = mine[:]
+                whole = np.asarray(mine[:])
                 for c in range(n_threads * 2):
                     assert chunk_is_valid(c, whole[c * chunk : (c + 1) * chunk]), (c, whole)
                 mine[lo:hi] = np.full(chunk, written(index, round_))

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from zarr.abc.store import Store
-from zarr.core.buffer import cpu, default_buffer_prototype
+from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.storage import LocalStore, MemoryStore
 from zarr.testing.store import StoreTests
 
@@ -59,12 +59,12 @@ class _CacheStoreTests(StoreTests[CacheStore, cpu.Buffer]):
     async def get(self, store: CacheStore, key: str) -> cpu.Buffer:
         raise NotImplementedError
 
-    async def set(self, store: CacheStore, key: str, value: cpu.Buffer) -> None:
+    async def set(self, store: CacheStore, key: str, value: Buffer) -> None:
         raise NotImplementedError
 
     # -- the suite's abstract tests ----------------------------------------------------------
 
-    def test_store_repr(self, store: CacheStore, cache_kwargs: dict[str, Any]) -> None:
+    def test_store_repr(self, store: CacheStore, cache_kwargs: dict[str, Any]) -> None:  # type: ignore[override]
         text = repr(store)
         assert text.startswith(f"CacheStore(store={store._store!r}, cache_store=")
         assert f"max_size={cache_kwargs.get('max_size')}," in text
@@ -122,7 +122,7 @@ class _MemorySource(_CacheStoreTests):
         assert isinstance(source, MemoryStore)
         return self.buffer_cls.from_buffer(source._store_dict[key])
 
-    async def set(self, store: CacheStore, key: str, value: cpu.Buffer) -> None:
+    async def set(self, store: CacheStore, key: str, value: Buffer) -> None:
         source = store._store
         assert isinstance(source, MemoryStore)
         source._store_dict[key] = value
@@ -146,7 +146,7 @@ class _LocalSource(_CacheStoreTests):
         assert isinstance(source, LocalStore)
         return self.buffer_cls.from_bytes((source.root / key).read_bytes())
 
-    async def set(self, store: CacheStore, key: str, value: cpu.Buffer) -> None:
+    async def set(self, store: CacheStore, key: str, value: Buffer) -> None:
         source = store._store
         assert isinstance(source, LocalStore)
         path = source.root / key

@@ -101,7 +101,7 @@ class FailingRanges(InMemoryRangeCache, Failing):
         super().pop(entry)
 
 
-FAILURES = [
+FAILURES: list[tuple[str, type[Failing], str]] = [
     ("eviction", FailingLRU, method)
     for method in ("on_insert", "on_hit", "on_remove", "evict", "peek", "before_insert")
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import zarr
@@ -16,7 +16,9 @@ from zarr_cachestore.chunks import ChunkKey
 SHAPE = (10, 7)
 
 
-def written(zarr_format: int, chunks: Any, shards: Any = None, **kwargs: Any) -> MemoryStore:
+def written(
+    zarr_format: Literal[2, 3], chunks: Any, shards: Any = None, **kwargs: Any
+) -> MemoryStore:
     """A store holding array ``g/a`` of ``SHAPE``, every chunk written."""
     store = MemoryStore()
     array = zarr.create_array(
@@ -48,7 +50,7 @@ def every_key(grid: ChunkGrid) -> set[str]:
 
 
 @pytest.mark.parametrize("separator", ["/", "."])
-def test_v3_unsharded(separator: str) -> None:
+def test_v3_unsharded(separator: Literal["/", "."]) -> None:
     store = written(3, (4, 3), chunk_key_encoding={"name": "default", "separator": separator})
     grid = grid_of(store, "zarr.json")
     assert grid == ChunkGrid("g/a", SHAPE, (4, 3), None, "default", separator)
@@ -75,7 +77,7 @@ def test_v3_array_with_the_v2_key_encoding() -> None:
 
 
 @pytest.mark.parametrize("separator", ["/", "."])
-def test_v2(separator: str) -> None:
+def test_v2(separator: Literal["/", "."]) -> None:
     store = written(2, (4, 3), chunk_key_encoding={"name": "v2", "separator": separator})
     grid = grid_of(store, ".zarray")
     assert grid == ChunkGrid("g/a", SHAPE, (4, 3), None, "v2", separator)
@@ -155,7 +157,7 @@ def test_metadata_keys_name_the_documents_to_try_in_order(
 )
 @pytest.mark.parametrize("separator", ["/", "."])
 def test_metadata_keys_of_every_written_chunk_include_its_arrays_document(
-    zarr_format: int, encoding: str, name: str, separator: str
+    zarr_format: Literal[2, 3], encoding: str, name: str, separator: str
 ) -> None:
     encoded = {"name": encoding, "separator": separator}
     store = written(zarr_format, (4, 3), chunk_key_encoding=encoded)

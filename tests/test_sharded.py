@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -60,11 +61,11 @@ def write_sharded(store: Store, data: npt.NDArray[np.int32]) -> None:
 
 
 def open_through_cache(
-    source: LatencyStore, mode: str = "r", **kwargs: object
-) -> tuple[CacheStore, zarr.Array]:
+    source: LatencyStore, mode: Literal["r", "r+", "a", "w", "w-"] = "r", **kwargs: Any
+) -> tuple[CacheStore, zarr.Array[Any]]:
     """A ``CacheStore`` over ``source`` and the array opened through it."""
-    cache = CacheStore(source, **kwargs)  # type: ignore[arg-type]
-    return cache, zarr.open_array(cache, mode=mode)  # type: ignore[arg-type]
+    cache = CacheStore(source, **kwargs)
+    return cache, zarr.open_array(cache, mode=mode)
 
 
 def requests_during(source: LatencyStore, action: Callable[[], object]) -> int:

@@ -13,7 +13,7 @@ from zarr_cachestore.simulate import Trace, resolve_sizes, simulate, zipf
 # A B C A D B E A at unit sizes in a 3-byte cache:
 #   LRU : hit only on the 4th request (A)                 -> 7 misses
 #   FIFO: hits on the 4th (A) and 6th (B) requests        -> 6 misses
-TINY = [(k, 1) for k in "ABCADBEA"]
+TINY: list[tuple[Hashable, int]] = [(k, 1) for k in "ABCADBEA"]
 
 
 def _misses(records: list[tuple[Hashable, int]], policy: object, size: int) -> int:

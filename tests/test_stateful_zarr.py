@@ -80,8 +80,8 @@ def cache_store(request: pytest.FixtureRequest, tmp_path: Path) -> CacheStore:
 
 
 def test_store_state_machine(cache_store: CacheStore) -> None:
-    run_state_machine_as_test(lambda: ZarrStoreStateMachine(cache_store))
+    run_state_machine_as_test(lambda: ZarrStoreStateMachine(cache_store))  # type: ignore[arg-type]
 
 
 def test_hierarchy_state_machine(cache_store: CacheStore) -> None:
-    run_state_machine_as_test(lambda: ZarrHierarchyStateMachine(cache_store))
+    run_state_machine_as_test(lambda: ZarrHierarchyStateMachine(cache_store))  # type: ignore[arg-type]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+from zarr.abc.store import OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import cpu, default_buffer_prototype
 from zarr.storage import MemoryStore
 
@@ -30,7 +31,8 @@ MAX_SIZE = 250
 TTL = 10.0
 
 
-CACHE_STORES = {  # the memory tier; a MemoryStore's dict, used directly; any other store
+# The memory tier; a MemoryStore's dict, used directly; any other store.
+CACHE_STORES: dict[str, Callable[[], Store | None]] = {
     "memory": lambda: None,
     "memory-store": MemoryStore,
     "async-store": lambda: LatencyStore(MemoryStore()),

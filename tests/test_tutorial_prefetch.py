@@ -68,6 +68,6 @@ def test_the_class_shown_is_the_one_the_package_registers() -> None:
 
 @pytest.mark.usefixtures("installed")
 def test_the_tutorial_prefetcher_keeps_the_contract() -> None:
-    from row_ahead import RowAhead
+    from row_ahead import RowAhead  # type: ignore[import-not-found]
 
     check_prefetch_policy(RowAhead)

@@ -1,44 +1,24 @@
 """Miss counts of these policies and the core's against libCacheSim's, on synthetic traces.
 
-Needs the ``libcachesim`` Python package. Both sides follow the same protocol: every miss
-inserts, after evicting until the object fits; an object larger than the cache is not inserted.
+Needs the ``libcachesim`` Python package. Ours are replayed by the core's simulator; both sides
+follow the same protocol: every miss inserts, after evicting until the object fits; an object
+larger than the cache is not inserted.
 Run: ``python scripts/compare_libcachesim.py``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import libcachesim as lcs  # type: ignore[import-not-found]
 from zarr_cachestore import FIFO, LFU, LRU, EvictionPolicy
+from zarr_cachestore.simulate import simulate
 
 from zarr_cachestore_policies import ARC, Clock, Sieve
 
 Trace = list[tuple[int, int]]
-
-
-def misses(policy: EvictionPolicy, trace: Trace, capacity: int, *, announce: bool) -> int:
-    """Replay ``trace`` through ``policy`` the way the store's ledger does; count the misses."""
-    held: dict[Hashable, int] = {}
-    used = count = 0
-    before_insert = getattr(policy, "before_insert", None) if announce else None
-    for key, size in trace:
-        if key in held:
-            policy.on_hit(key)
-            continue
-        count += 1
-        if size > capacity:
-            continue
-        if before_insert is not None:
-            before_insert(key, size)
-        while used + size > capacity:
-            used -= held.pop(policy.evict())
-        held[key] = size
-        used += size
-        policy.on_insert(key, size)
-    return count
 
 
 def reference_misses(cache_class: Callable[..., Any], trace: Trace, capacity: int) -> int:
@@ -69,12 +49,11 @@ def main() -> None:
             trace = zipf_trace(rng, 20_000, 1_000, 0.8, max_size)
             row = []
             for name, make, reference in PAIRS:
-                ours = misses(make(), trace, capacity, announce=True)
+                (result,) = simulate(trace, make, [capacity])
                 theirs = reference_misses(reference, trace, capacity)
-                row.append(f"{name} {ours}{'=' if ours == theirs else '!='}{theirs}")
-                if name == "arc":
-                    plain = misses(ARC(), trace, capacity, announce=False)
-                    row.append(f"(arc without before_insert {plain})")
+                row.append(
+                    f"{name} {result.misses}{'=' if result.misses == theirs else '!='}{theirs}"
+                )
             print(f"sizes 1..{max_size:<3} capacity {capacity:<4}", "  ".join(row))
 
 

@@ -64,7 +64,7 @@ class RefSieve:
             self.queue[i][1] = False
             i = (i + 1) % len(self.queue)
         self.hand = i
-        return self.queue[i][0]
+        return self.queue[i][0]  # type: ignore[no-any-return]
 
     def evict(self) -> Hashable:
         key = self.peek()
@@ -230,7 +230,7 @@ class RefS3FIFO:
         if not len(self):
             return None
         if self.large:
-            return self.large[0][0]
+            return self.large[0][0]  # type: ignore[no-any-return]
         if self.small_first():
             return self.small[0][0] if self.small[0][2] <= 1 else None
         return self.main[0][0] if self.main[0][2] == 0 else None
@@ -240,7 +240,7 @@ class RefS3FIFO:
         if self.large:
             key, size, _ = self.large.pop(0)
             self.budget.used -= size
-            return key
+            return key  # type: ignore[no-any-return]
         if self.small_first():
             while self.small:
                 key, size, freq = self.small.pop(0)
@@ -251,14 +251,14 @@ class RefS3FIFO:
                 self.ghost.append((key, size))
                 while total(self.ghost) > self.budget.capacity - self.small_cap():
                     self.ghost.pop(0)
-                return key
+                return key  # type: ignore[no-any-return]
         while self.main[0][2] > 0:
             entry = self.main.pop(0)
             entry[2] -= 1
             self.main.append(entry)
         key, size, _ = self.main.pop(0)
         self.budget.used -= size
-        return key
+        return key  # type: ignore[no-any-return]
 
     def __len__(self) -> int:
         return len(self.small) + len(self.main) + len(self.large)

@@ -58,14 +58,14 @@ def machine(make: Callable[[], Pair], budget: int, max_size: int) -> type[RuleBa
         @precondition(lambda self: self.held)
         @rule(data=st.data())
         def hit(self, data: st.DataObject) -> None:
-            key = data.draw(st.sampled_from(sorted(self.held)))
+            key = data.draw(st.sampled_from(sorted(self.held, key=repr)))
             self.policy.on_hit(key)
             self.model.on_hit(key)
 
         @precondition(lambda self: self.held)
         @rule(data=st.data())
         def remove(self, data: st.DataObject) -> None:
-            key = data.draw(st.sampled_from(sorted(self.held)))
+            key = data.draw(st.sampled_from(sorted(self.held, key=repr)))
             self.policy.on_remove(key)
             self.model.on_remove(key)
             del self.held[key]

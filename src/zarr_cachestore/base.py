@@ -25,6 +25,7 @@ class EntryInfo:
     hits: int = 0  # reads since the entry was inserted
     inserted_at: int = 0  # logical time: the number of inserts and hits before this one
     last_access: int = 0
+    priority: float = 0.0  # as last computed, on its insert or latest hit
 
 
 class PriorityPolicy:
@@ -92,7 +93,9 @@ class PriorityPolicy:
     def _push(self, key: Hashable) -> None:
         sequence = next(self._sequence)
         self._current[key] = sequence
-        heapq.heappush(self._heap, (self.priority(key, self.entries[key]), sequence, key))
+        info = self.entries[key]
+        info.priority = self.priority(key, info)
+        heapq.heappush(self._heap, (info.priority, sequence, key))
         if len(self._heap) > 2 * len(self.entries) + 64:  # too many stale items: rebuild
             self._heap = [item for item in self._heap if self._current.get(item[2]) == item[1]]
             heapq.heapify(self._heap)

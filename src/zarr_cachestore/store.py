@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, SupportsIndex
 
 import attrs
 from zarr.abc.store import ByteRequest, Store
@@ -73,7 +73,7 @@ class CacheStore(WrapperStore[Store]):
         store: Store,
         *,
         cache_store: Store | None = None,
-        max_size: int | None = None,
+        max_size: int | str | SupportsIndex | None = None,
         eviction: Any = "lru",
         expiry: Any = None,
         admission: Any = "max-size",
