@@ -3,7 +3,11 @@ that one is not."""
 
 from __future__ import annotations
 
+import asyncio
+import doctest
 import inspect
+import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -127,3 +131,54 @@ def test_repr_shows_what_zarrs_shows() -> None:
         assert field in text
     assert "current_size=0" in text
     assert "cached_keys=0" in text
+
+
+async def test_open_builds_the_source_and_configures_the_cache(tmp_path: Path) -> None:
+    cache = await CacheStore.open(
+        LocalStore, str(tmp_path), read_only=False, max_size="1KiB", eviction="lfu"
+    )
+    assert isinstance(cache._store, LocalStore)
+    assert cache._store.root == tmp_path
+    assert (cache.max_size, type(cache.eviction).__name__) == (1024, "LFU")
+    opened = await CacheStore.open(MemoryStore(), max_size=10)
+    assert opened.max_size == 10
+    with pytest.raises(TypeError, match=r"an opened store .* and arguments for building one"):
+        await CacheStore.open(MemoryStore(), "extra")
+
+
+def test_clear_cache_runs_without_an_event_loop() -> None:
+    source = MemoryStore()
+    zarr.create_array(source, shape=(4,), chunks=(2,), dtype="i1")[:] = 7
+    cache = CacheStore(source)
+    assert zarr.open_array(cache, mode="r")[:].tolist() == [7] * 4
+    assert cache.cache_info()["cached_keys"] > 0
+    cache.clear_cache_sync()
+    assert cache.cache_info()["cached_keys"] == 0
+
+
+def test_help_starts_with_an_example_that_runs() -> None:
+    doc = CacheStore.__doc__ or ""
+    assert doc.index("Examples") < doc.index("Parameters")
+    from zarr_cachestore import store
+
+    assert doctest.testmod(store).failed == 0
+
+
+async def test_evictions_admissions_and_shared_misses_are_logged_at_debug_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = MemoryStore()
+    for key in "abc":
+        await source.set(key, buf(key.encode() * 10))
+    await source.set("big", buf(bytes(30)))
+    cache = CacheStore(source, max_size=20)
+    with caplog.at_level(logging.DEBUG, logger="zarr_cachestore"):
+        await asyncio.gather(cache.get("a", PROTO), cache.get("a", PROTO))
+        for key in "bc":
+            await cache.get(key, PROTO)
+        await cache.get("big", PROTO)
+    text = caplog.text
+    assert "admitted 'a' (10 bytes)" in text
+    assert "evicted 'a' (10 bytes) to make room for 'c'" in text
+    assert "waits for the read already under way" in text
+    assert "refused 'big' (30 bytes)" in text

@@ -72,7 +72,7 @@ SURFACE: dict[str, Member] = {
     "list_dir": Member("passthrough", "listings are the source's"),
     "is_empty": Member("passthrough", "emptiness is the source's"),
     # -- life cycle ------------------------------------------------------------------------
-    "open": Member("passthrough", "opens a source built from the keywords; default cache"),
+    "open": Member("cached", "opens a source from its keywords, a cache from the cache's own"),
     "_open": Member("passthrough", "opens the source"),
     "_ensure_open": Member("passthrough", "opens the source if need be"),
     "_is_open": Member("passthrough", "whether the source is open"),

@@ -11,6 +11,7 @@ makes every read of its key that began before it stale, so no old answer is cach
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -26,7 +27,7 @@ from zarr_cachestore.inflight import RETRY, Flight, Keys, Ticket, Tickets
 from zarr_cachestore.ledger import Entry, Ledger
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import resolve
-from zarr_cachestore.stats import Faults, Stats
+from zarr_cachestore.stats import Faults, Stats, logger
 from zarr_cachestore.tiers import Later, tier_for
 
 if TYPE_CHECKING:
@@ -254,6 +255,8 @@ class CacheEngine:
                 self.flights[flight_key] = flight
             else:
                 self.stats.coalesced += 1
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("a miss of %r waits for the read already under way", flight_key)
         if leader:
             fill = self._fill(source, key, prototype, request, span, flight_key, flight)
             return await asyncio.shield(self.deferred.start(fill))

@@ -9,6 +9,7 @@ held. The books and the bytes held never disagree.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -21,7 +22,7 @@ from zarr_cachestore.protocols import (
     EvictionPolicy,
     InsertAware,
 )
-from zarr_cachestore.stats import Faults
+from zarr_cachestore.stats import Faults, logger
 
 __all__ = ["Entry", "Ledger", "empty_entry_limit"]
 
@@ -101,11 +102,12 @@ class Ledger:
         """
         self.remove(key)
         size, capacity = entry.size, self.capacity
-        if capacity is not None and size > capacity:
+        if (capacity is not None and size > capacity) or (size and not self._admitted(key, size)):
             self.faults.stats.admissions_refused += 1
-            return False
-        if size and not self._admitted(key, size):
-            self.faults.stats.admissions_refused += 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "refused %r (%d bytes) with %d of %s bytes used", key, size, self.used, capacity
+                )
             return False
         if not self._make_room(key, size):
             return False
@@ -116,6 +118,10 @@ class Ledger:
             return False
         self._entries[key] = entry
         self.used += size
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "admitted %r (%d bytes); %d of %s bytes used", key, size, self.used, capacity
+            )
         if not size:
             self._empty[key] = None
             if len(self._empty) > self._empty_limit:
@@ -193,6 +199,8 @@ class Ledger:
                 return False
             self._forget(victim, entry)
             self.faults.stats.evictions += 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("evicted %r (%d bytes) to make room for %r", victim, entry.size, key)
         return True
 
     def _forget(self, key: Hashable, entry: Entry, *, release: bool = True) -> None:

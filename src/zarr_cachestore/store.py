@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, SupportsIndex
@@ -38,6 +39,19 @@ def _describe(strategy: object) -> tuple[Any, ...]:
 class CacheStore(WrapperStore[Store]):
     """A read cache in front of ``store``, a drop-in for zarr's experimental ``CacheStore``.
 
+    Examples
+    --------
+    >>> import zarr
+    >>> from zarr.storage import MemoryStore
+    >>> from zarr_cachestore import CacheStore
+    >>> source = MemoryStore()
+    >>> zarr.create_array(source, shape=(4,), chunks=(2,), dtype="i1")[:] = 7
+    >>> store = CacheStore(source, max_size="64MiB", eviction="lfu")
+    >>> zarr.open_array(store, mode="r")[:].tolist()
+    [7, 7, 7, 7]
+    >>> store.cache_stats()["misses"] > 0
+    True
+
     Parameters
     ----------
     store
@@ -47,10 +61,20 @@ class CacheStore(WrapperStore[Store]):
         is not the source. By default an in-process memory tier. Byte ranges always live in
         ``range_cache``.
     max_size
-        The byte budget of everything cached (whole values and byte ranges); ``None`` for none.
-    eviction, expiry, admission, range_cache
-        Strategies, each given by name (``"lfu"``), class or object; names are looked up among the
-        built-ins first, then the plugins (see :func:`zarr_cachestore.available`).
+        The byte budget of everything cached (whole values and byte ranges): a number of bytes,
+        a size such as ``"512MiB"`` or ``"2GB"``, or ``None`` for none.
+    eviction
+        Which entry leaves when room is needed: a name (``"lru"``, ``"lfu"``, ``"fifo"``, a
+        plugin's), a class or an object. Names are looked up among the built-ins first, then
+        the plugins (see :func:`zarr_cachestore.available`).
+    expiry
+        When entries expire: ``TTL(seconds)``, ``TTI(seconds)``, a name, class or object;
+        ``None`` for no expiry (or the one ``max_age_seconds`` gives).
+    admission
+        Which entries may enter: ``"max-size"`` (refuse what exceeds the budget), ``"all"``, a
+        plugin such as ``"tinylfu"``, a class or an object.
+    range_cache
+        Where byte ranges are held: ``"memory"``, a class or an object.
     clock
         Where expiry deadlines are read from; ``time.monotonic`` unless a test injects a fake.
     max_age_seconds
@@ -104,6 +128,29 @@ class CacheStore(WrapperStore[Store]):
             check_cache_store(config.cache_store, store)
         self._attach(store, config)
 
+    @classmethod
+    async def open(cls, store_cls: type[Store] | Store, *args: Any, **kwargs: Any) -> Self:
+        """Open a source store (built as ``store_cls(*args, **kwargs)`` from the keyword
+        arguments that are not the cache's, or given opened) and a cache in front of it,
+        configured by the cache's own keyword arguments::
+
+            cache = await CacheStore.open(LocalStore, "data.zarr", read_only=True,
+                                          max_size="1GiB", eviction="lfu")
+        """
+        own = inspect.signature(cls.__init__).parameters.keys() - {"self", "store"}
+        options = {name: kwargs.pop(name) for name in own & kwargs.keys()}
+        store = store_cls
+        if isinstance(store, type):
+            store = store(*args, **kwargs)
+        elif args or kwargs:
+            raise TypeError(
+                f"CacheStore.open got an opened store {store!r} and arguments for building one "
+                f"({args}, {sorted(kwargs)}); pass a store class with its arguments, or the "
+                "store alone"
+            )
+        await store._open()
+        return cls(store, **options)
+
     def _attach(self, store: Store, config: CacheConfig) -> None:
         WrapperStore.__init__(self, store)
         self._config = config
@@ -113,14 +160,17 @@ class CacheStore(WrapperStore[Store]):
 
     @property
     def max_size(self) -> int | None:
+        """The byte budget of everything cached; ``None`` for none."""
         return self._config.max_size
 
     @property
     def cache_set_data(self) -> bool:
+        """Whether values written through this store are cached as they are written."""
         return self._config.cache_set_data
 
     @property
     def max_age_seconds(self) -> float | Literal["infinity"]:
+        """The time to live of entries, as zarr's ``CacheStore`` reports it."""
         seconds = getattr(self._engine.expiry, "seconds", None)
         return "infinity" if seconds is None else seconds
 
@@ -210,6 +260,7 @@ class CacheStore(WrapperStore[Store]):
     # -- introspection (the keys of zarr's CacheStore, and more) -----------------------------
 
     def cache_info(self) -> dict[str, Any]:
+        """How the cache is set up and what it holds now (zarr's keys, and more)."""
         e = self._engine
         with e.lock:
             whole = sum(1 for key in e.ledger if isinstance(key, str))
@@ -230,12 +281,17 @@ class CacheStore(WrapperStore[Store]):
             }
 
     def cache_stats(self) -> dict[str, Any]:
+        """What the cache did: hits, misses, bytes, evictions, errors and their ratios."""
         with self._engine.lock:
             return self._engine.stats.as_dict()
 
     async def clear_cache(self) -> None:
         """Drop everything cached; the source is untouched."""
         await self._engine.clear()
+
+    def clear_cache_sync(self) -> None:
+        """:meth:`clear_cache`, for code with no event loop of its own (a notebook cell)."""
+        sync(self.clear_cache())
 
     async def settle(self) -> None:
         """Wait until the cache-store writes and deletes under way on this event loop are done."""
