@@ -150,7 +150,7 @@ def test_clear_cache_runs_without_an_event_loop() -> None:
     source = MemoryStore()
     zarr.create_array(source, shape=(4,), chunks=(2,), dtype="i1")[:] = 7
     cache = CacheStore(source)
-    assert zarr.open_array(cache, mode="r")[:].tolist() == [7] * 4
+    assert np.asarray(zarr.open_array(cache, mode="r")[:]).tolist() == [7] * 4
     assert cache.cache_info()["cached_keys"] > 0
     cache.clear_cache_sync()
     assert cache.cache_info()["cached_keys"] == 0
