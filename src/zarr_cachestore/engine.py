@@ -16,7 +16,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 from zarr.abc.store import ByteRequest, Store
@@ -33,10 +33,14 @@ from zarr_cachestore.tiers import Later, tier_for
 if TYPE_CHECKING:
     from zarr.core.buffer import Buffer, BufferPrototype
 
-__all__ = ["MISS", "CacheEngine"]
+__all__ = ["MISS", "CacheEngine", "Unfinished"]
 
 
-class _Miss:
+class Unfinished:
+    """A read the cache could not answer at once."""
+
+
+class _Miss(Unfinished):
     def __repr__(self) -> str:
         return "MISS"
 
@@ -47,7 +51,7 @@ _FlightKey = str | tuple[str, ByteRequest]  # a whole value, or one request of i
 
 
 @attrs.define(eq=False)
-class _TierRead:
+class _TierRead(Unfinished):
     """A hit whose bytes must still be read from the cache store."""
 
     key: str
@@ -91,6 +95,8 @@ class CacheEngine:
         self.flights: dict[_FlightKey, Flight] = {}
         self.reads = Tickets()  # source reads in flight, made stale by writes
         self.sizes = _Recent()  # key -> (size, until when), for getsize and promotion
+        self._clock = config.clock
+        self._on_access = self.admission.on_access
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
 
     def strategies(self) -> tuple[Any, ...]:
@@ -98,63 +104,74 @@ class CacheEngine:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def get(
-        self, source: Store, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    def answer_now(
+        self, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    ) -> Buffer | Unfinished | None:
+        """What the cache answers at once, checked and counted under one lock section: a hit
+        of a memory-tier value, a remembered absence or a held range; else what is left to do
+        (a cache-store read, or ``MISS``) for :meth:`finish`."""
+        with self.lock:
+            now = self._clock()
+            try:
+                self._on_access(key)
+            except Exception as error:
+                self.faults.strategy(self.admission, error)
+            entry = self._fresh(key, now)
+            if entry is not None:
+                if entry.absent:
+                    return self._hit(key, entry, None, now, None, prototype)
+                span = None if request is None else Span.of(request, entry.size)
+                value = self.tier.get_now(entry.name)
+                if type(value) is Later:
+                    return _TierRead(key, entry, span)
+                if value is None or len(value) != entry.size:  # type: ignore[arg-type]
+                    self._lost(key, None)
+                    return MISS
+                return self._hit(key, entry, value, now, span, prototype)  # type: ignore[arg-type]
+            if request is None:
+                return MISS
+            found = self._held_range(key, Span.of(request))
+            if found is not None:
+                held = self._fresh(found[0], now)
+                if held is not None:
+                    return self._hit(found[0], held, found[1], now, None, prototype)
+            return MISS
+
+    async def finish(
+        self,
+        source: Store,
+        key: str,
+        prototype: BufferPrototype,
+        request: ByteRequest | None,
+        found: Buffer | Unfinished | None,
     ) -> Buffer | None:
-        span = None if request is None else Span.of(request)
-        found = await self.lookup(key, prototype, request, span)
-        if found is not MISS:
+        """A read :meth:`answer_now` began: the cache-store read or the source read still to
+        do, and the deletes the cache owes."""
+        found = await self._read_and_drain(prototype, found)
+        if type(found) is not _Miss:
             return found  # type: ignore[return-value]
+        span = None if request is None else Span.of(request)
         data = await self._fetch(source, key, prototype, request, span)
         if span is not None and self.config.promotion is not None:
             await self._promote(source, key, prototype, self.config.promotion)
         return data
 
     async def lookup(
-        self,
-        key: str,
-        prototype: BufferPrototype,
-        request: ByteRequest | None,
-        span: Span | None = None,
-    ) -> Buffer | _Miss | None:
+        self, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    ) -> Buffer | Unfinished | None:
         """What the cache holds for ``request`` of ``key`` (a hit, counted), or ``MISS``."""
-        if span is None and request is not None:
-            span = Span.of(request)
-        found = self._answer_now(key, prototype, request, span)
+        return await self._read_and_drain(prototype, self.answer_now(key, prototype, request))
+
+    async def _read_and_drain(
+        self, prototype: BufferPrototype, found: Buffer | Unfinished | None
+    ) -> Buffer | Unfinished | None:
         if type(found) is _TierRead:
             found = await self._read_tier(found, prototype)
         if self.deferred.pending:
             await self.deferred.drain()
-        return found  # type: ignore[return-value]
+        return found
 
-    def _answer_now(
-        self, key: str, prototype: BufferPrototype, request: ByteRequest | None, span: Span | None
-    ) -> Buffer | _Miss | _TierRead | None:
-        with self.lock:
-            now = self.config.clock()
-            self._accessed(key)
-            entry = self._fresh(key, now)
-            if entry is not None:
-                if entry.absent:
-                    return self._hit(key, entry, None, now, None, prototype)
-                if request is not None:
-                    span = Span.of(request, entry.size)
-                value = self.tier.get_now(entry.name)
-                if isinstance(value, Later):
-                    return _TierRead(key, entry, span)
-                if value is None or len(value) != entry.size:
-                    self._lost(key, None)
-                    return MISS
-                return self._hit(key, entry, value, now, span, prototype)
-            if span is not None:
-                found = self._held_range(key, span)
-                if found is not None:
-                    held = self._fresh(found[0], now)
-                    if held is not None:
-                        return self._hit(found[0], held, found[1], now, None, prototype)
-            return MISS
-
-    async def _read_tier(self, read: _TierRead, prototype: BufferPrototype) -> Buffer | _Miss:
+    async def _read_tier(self, read: _TierRead, prototype: BufferPrototype) -> Buffer | Unfinished:
         """Read a hit's bytes from the cache store; ``MISS`` unless they are the entry's own."""
         entry = read.entry
         request = None if read.span is None else read.span.within(entry.size).as_request()
@@ -191,7 +208,7 @@ class CacheEngine:
         now: float,
         span: Span | None,
         prototype: BufferPrototype,
-    ) -> Buffer | _Miss | None:
+    ) -> Buffer | Unfinished | None:
         """Count a hit on ``entry``; ``data`` cut to ``span``, or ``MISS`` if a strategy
         failed (the entry is then dropped). Under the lock."""
         if not self.ledger.hit(key):
@@ -208,13 +225,7 @@ class CacheEngine:
         if span is not None and (span.start, span.stop) != (0, entry.size):
             data = data[span.start : span.stop]
         self.stats.bytes_from_cache += len(data)
-        return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
-
-    def _accessed(self, key: str) -> None:
-        try:
-            self.admission.on_access(key)
-        except Exception as error:
-            self.faults.strategy(self.admission, error)
+        return _as(prototype, data)
 
     def _held_range(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
         try:
@@ -263,9 +274,7 @@ class CacheEngine:
         result = await asyncio.wrap_future(flight.result)
         if result is RETRY:
             return await source.get(key, prototype, request)
-        if result is None or type(result) is prototype.buffer:
-            return result
-        return prototype.buffer.from_buffer(result)
+        return result if result is None else _as(prototype, result)
 
     async def _fill(
         self,
@@ -298,6 +307,53 @@ class CacheEngine:
         finally:
             with self.lock:
                 self.reads.close(flight.ticket)
+
+    def fetch_now(
+        self, source: Store, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    ) -> Buffer | None:
+        """A miss read through the source's synchronous API, with a tier that works at once:
+        zarr's synchronous path, where no event loop runs. Shares flights with the
+        asynchronous path, unless called on a running event loop, which must not block."""
+        span = None if request is None else Span.of(request)
+        flight_key: _FlightKey = key if request is None else (key, request)
+        with self.lock:
+            self.stats.misses += 1
+            flight = self.flights.get(flight_key)
+            if flight is None:
+                flight = self.flights[flight_key] = Flight(self.reads.open(key, self._clock()))
+                leader = True
+            else:
+                self.stats.coalesced += 1
+                leader = False
+        if not leader:
+            result = RETRY if _on_event_loop() else flight.result.result()
+            if result is RETRY:
+                return source.get_sync(key, prototype=prototype, byte_range=request)  # type: ignore[attr-defined, no-any-return]
+            return None if result is None else _as(prototype, cast("Buffer", result))
+        try:
+            try:
+                data = source.get_sync(key, prototype=prototype, byte_range=request)  # type: ignore[attr-defined]
+            except BaseException as error:
+                with self.lock:
+                    self._land(flight_key, flight)
+                flight.result.set_exception(error)
+                raise
+            with self.lock:
+                self._land(flight_key, flight)
+                self.stats.bytes_from_source += 0 if data is None else len(data)
+            flight.result.set_result(data)
+            with self.lock:
+                self._settle_now(key, self._insert_now(key, span, data, flight.ticket))
+            return data  # type: ignore[no-any-return]
+        finally:
+            with self.lock:
+                self.reads.close(flight.ticket)
+
+    def _settle_now(self, key: str, entry: Entry | None) -> None:
+        """An entry admitted on the synchronous path that the tier could not write at once is
+        dropped: that path writes no cache store. Under the lock."""
+        if entry is not None and not entry.ready:
+            self.ledger.remove(key)
 
     def _land(self, flight_key: _FlightKey, flight: Flight) -> None:
         """The flight is over: later misses start their own. Under the lock."""
@@ -342,22 +398,29 @@ class CacheEngine:
         """Cache ``data`` (the whole value, or ``span`` of it), unless ``key`` was written
         since ``ticket`` was opened."""
         with self.lock:
-            if ticket.stale:
-                return
-            if data is None:
-                if span is None and self.config.cache_missing:
-                    self._admit(key, Entry(0, absent=True), ticket.began)
-                return
-            if span is not None:
-                self._insert_range(key, span, data, ticket.began)
-                return
-            entry = self._insert_whole(key, data, ticket.began)
-        if entry is not None and not entry.ready:
+            entry = self._insert_now(key, span, data, ticket)
+        if entry is not None and not entry.ready and data is not None:
             await self.deferred.write(
                 entry.name, data, lambda error: self._written(key, entry, error)
             )
         if self.deferred.pending:
             await self.deferred.drain()
+
+    def _insert_now(
+        self, key: str, span: Span | None, data: Buffer | None, ticket: Ticket
+    ) -> Entry | None:
+        """The books of an insert; the whole value's entry if one was admitted (still to be
+        written to the cache store unless ready). Under the lock."""
+        if ticket.stale:
+            return None
+        if data is None:
+            if span is None and self.config.cache_missing:
+                self._admit(key, Entry(0, absent=True), ticket.began)
+            return None
+        if span is not None:
+            self._insert_range(key, span, data, ticket.began)
+            return None
+        return self._insert_whole(key, data, ticket.began)
 
     def _admit(self, key: Hashable, entry: Entry, began: float) -> bool:
         """Give ``entry`` its deadline, counted from ``began``, and admit it. Under the lock."""
@@ -473,7 +536,7 @@ class CacheEngine:
     ) -> None:
         """Run ``action``, a source write of ``key``, then forget the key; cache ``value``."""
         with self.lock:
-            ticket = self.reads.open(key, self.config.clock())
+            ticket = self.reads.open(key, self._clock())
         try:
             try:
                 await action()
@@ -485,21 +548,42 @@ class CacheEngine:
             with self.lock:
                 self.reads.close(ticket)
 
+    def write_now(self, key: str, action: Callable[[], None], value: Buffer | None = None) -> None:
+        """:meth:`write` for a synchronous source write, with a tier that works at once."""
+        with self.lock:
+            ticket = self.reads.open(key, self._clock())
+        try:
+            try:
+                action()
+            finally:
+                with self.lock:
+                    self._invalidate_now(key, ticket)
+            if value is not None and self.config.cache_set_data:
+                with self.lock:
+                    self._settle_now(key, self._insert_now(key, None, value, ticket))
+        finally:
+            with self.lock:
+                self.reads.close(ticket)
+
     async def invalidate(self, keys: Keys, *, keep: Ticket | None = None) -> None:
         """Forget ``keys`` (one key, or those a predicate matches): their entries, ranges,
         sizes and reads in flight. One key costs O(its entries), not a scan of the cache."""
         with self.lock:
-            self._forget_flights(keys, keep)
-            if isinstance(keys, str):
-                names: Iterable[str] = (keys,)
-            else:
-                held = (k.key if isinstance(k, RangeKey) else str(k) for k in self.ledger)
-                names = {name for name in (*held, *self.sizes, *self.range_bytes) if keys(name)}
-            for name in names:
-                self._drop_ranges(name)
-                self.sizes.pop(name, None)
-                self.ledger.remove(name)
+            self._invalidate_now(keys, keep)
         await self.deferred.drain()
+
+    def _invalidate_now(self, keys: Keys, keep: Ticket | None) -> None:
+        """The books of :meth:`invalidate`. Under the lock."""
+        self._forget_flights(keys, keep)
+        if isinstance(keys, str):
+            names: Iterable[str] = (keys,)
+        else:
+            held = (k.key if isinstance(k, RangeKey) else str(k) for k in self.ledger)
+            names = {name for name in (*held, *self.sizes, *self.range_bytes) if keys(name)}
+        for name in names:
+            self._drop_ranges(name)
+            self.sizes.pop(name, None)
+            self.ledger.remove(name)
 
     async def clear(self) -> None:
         """Drop everything cached; the source is untouched."""
@@ -572,6 +656,19 @@ class CacheEngine:
                 "queued_deletes": len(self.deferred.doomed) + len(self.deferred.failed),
                 "tasks": len(self.deferred.tasks),
             }
+
+
+def _as(prototype: BufferPrototype, data: Buffer) -> Buffer:
+    """``data`` as the buffer class the caller asked for (no copy when it already is)."""
+    return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 _owners: dict[int, weakref.ref[CacheEngine]] = {}

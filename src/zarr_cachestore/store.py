@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal, Self, SupportsIndex
 
 import attrs
 from zarr.abc.store import ByteRequest, Store
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore, WrapperStore
 
 from zarr_cachestore.config import CacheConfig, expiry_from_max_age, flag
-from zarr_cachestore.engine import MISS, CacheEngine
+from zarr_cachestore.engine import MISS, CacheEngine, Unfinished
 from zarr_cachestore.ranges import WholeValuePromotion
 from zarr_cachestore.tiers import check_cache_store, namespace_of
 
@@ -302,7 +303,13 @@ class CacheStore(WrapperStore[Store]):
     async def get(
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
-        return await self._engine.get(self._store, _check_key(key), prototype, byte_range)
+        if type(key) is not str:
+            _check_key(key)
+        engine = self._engine
+        found = engine.answer_now(key, prototype, byte_range)
+        if isinstance(found, Unfinished) or engine.deferred.doomed:
+            return await engine.finish(self._store, key, prototype, byte_range, found)
+        return found
 
     async def get_partial_values(
         self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
@@ -385,11 +392,13 @@ class CacheStore(WrapperStore[Store]):
         finally:
             await self.clear_cache()
 
-    # -- the synchronous API of newer zarr: cache-aware, never used by zarr's fast path -----
+    # -- the synchronous API of newer zarr ------------------------------------------------
 
     @property
     def _supports_sync_io(self) -> bool:
-        return False
+        """Whether zarr may read and write through the synchronous methods (zarr >= 3.3): when
+        the source can, and whole values live in memory, so that a hit needs no event loop."""
+        return self._engine.tier.immediate and _store_supports_sync_io(self._store)
 
     def get_sync(
         self,
@@ -398,12 +407,33 @@ class CacheStore(WrapperStore[Store]):
         prototype: BufferPrototype | None = None,
         byte_range: ByteRequest | None = None,
     ) -> Buffer | None:
-        from zarr.core.buffer import default_buffer_prototype
-
-        return sync(self.get(key, prototype or default_buffer_prototype(), byte_range))
+        if type(key) is not str:
+            _check_key(key)
+        prototype = prototype or default_buffer_prototype()
+        engine = self._engine
+        found = engine.answer_now(key, prototype, byte_range)
+        if not isinstance(found, Unfinished) and not engine.deferred.doomed:
+            return found
+        if found is MISS and self._supports_sync_io:
+            return engine.fetch_now(self._store, key, prototype, byte_range)
+        return sync(engine.finish(self._store, key, prototype, byte_range, found))
 
     def set_sync(self, key: str, value: Buffer) -> None:
-        sync(self.set(key, value))
+        if self._supports_sync_io:
+            self._engine.write_now(_check_key(key), lambda: self._store.set_sync(key, value), value)  # type: ignore[attr-defined]
+        else:
+            sync(self.set(key, value))
 
     def delete_sync(self, key: str) -> None:
-        sync(self.delete(key))
+        if self._supports_sync_io:
+            self._engine.write_now(_check_key(key), lambda: self._store.delete_sync(key))  # type: ignore[attr-defined]
+        else:
+            sync(self.delete(key))
+
+
+def _store_supports_sync_io(store: Store) -> bool:
+    """zarr's own answer (zarr >= 3.3); older zarr has no synchronous store path."""
+    from zarr.abc import store as abc
+
+    answer = getattr(abc, "_store_supports_sync_io", None)
+    return bool(answer(store)) if answer is not None else False

@@ -39,6 +39,8 @@ LATER: Final = Later()  # a ``get_now`` answer: only the asynchronous ``get`` ca
 class Tier(Protocol):
     """Where the engine keeps whole values, by the names the tier gives them."""
 
+    immediate: bool  # every ``*_now`` call does its work: no event loop is ever needed
+
     def name(self, key: str) -> str:
         """The name a new value of ``key`` is written under."""
 
@@ -73,6 +75,8 @@ class MemoryTier:
     With ``prefix`` (a ``MemoryStore`` the user passed, which other caches may share) values
     are written under fresh names below it; without, under their keys.
     """
+
+    immediate = True
 
     def __init__(
         self,
@@ -132,6 +136,8 @@ class MemoryTier:
 class StoreTier:
     """Values in a zarr ``Store`` (local disk, ...), under fresh names below this cache's
     prefix: asynchronous, never under a lock."""
+
+    immediate = False
 
     def __init__(self, store: Store, prefix: str) -> None:
         self.store = store
