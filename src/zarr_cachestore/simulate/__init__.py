@@ -9,6 +9,7 @@ from zarr_cachestore.simulate.readers import (
     read_csv,
     read_oracle_general,
     read_trace,
+    read_zarr_csv,
     write_oracle_general,
 )
 from zarr_cachestore.simulate.replay import Result, resolve_sizes, simulate
@@ -29,6 +30,7 @@ __all__ = [
     "read_csv",
     "read_oracle_general",
     "read_trace",
+    "read_zarr_csv",
     "resolve_sizes",
     "scan",
     "simulate",
