@@ -82,7 +82,8 @@ def plot_curves(
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     sizes = [r.cache_size for r in results if r.cache_size > 0]
-    colors = iter(plt.get_cmap("tab20").colors)
+    tab20 = plt.get_cmap("tab20")
+    colors = iter([tab20(i) for i in range(20)])
     greys = iter(["black", "dimgrey", "darkgrey"] * 4)
     for policy, points in curves(results, metric).items():
         xs, ys = zip(*points, strict=True)
