@@ -388,3 +388,106 @@ class RefGDSF:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+def chunk_of(key: Hashable) -> tuple[str | None, tuple[int, ...]]:
+    from zarr_cachestore.chunks import parse_chunk_key
+
+    store_key = key if isinstance(key, str) else getattr(key, "key", None)
+    chunk = parse_chunk_key(store_key) if isinstance(store_key, str) else None
+    return (None, ()) if chunk is None else (chunk.array, chunk.coords)
+
+
+class RefFrontier:
+    """Lists oldest first; every reader is [last coords, heading, run]."""
+
+    def __init__(self, capacity: int | None = None, *, reach: int = 4, scan: int = 8) -> None:
+        self.budget = Learned(capacity)
+        self.reach, self.scan = reach, scan
+        self.probation: list[Hashable] = []
+        self.protected: list[Hashable] = []
+        self.ghosts: list[Hashable] = []
+        self.entries: dict[Hashable, list[Any]] = {}  # key -> [size, array, coords, run]
+        self.readers: dict[str, list[Any]] = {}
+
+    def move(self, array: str | None, coords: tuple[int, ...]) -> int:
+        if array is None:
+            return 0
+        if array not in self.readers or len(self.readers[array][0]) != len(coords):
+            self.readers[array] = [coords, [0.0] * len(coords), 0]
+        reader = self.readers[array]
+        step = [c - a for c, a in zip(coords, reader[0], strict=True)]
+        if step and max(abs(s) for s in step) > self.reach:
+            reader[2] += 1  # a jump: a new run
+        else:
+            reader[1] = [0.9 * h + 0.1 * s for h, s in zip(reader[1], step, strict=True)]
+        reader[0] = coords
+        return reader[2]  # type: ignore[no-any-return]
+
+    def protect(self, key: Hashable) -> None:
+        self.protected.append(key)
+        while (
+            self.budget.known
+            and sum(self.entries[k][0] for k in self.protected) > 0.5 * self.budget.capacity
+            and len(self.protected) > 1
+        ):
+            self.probation.append(self.protected.pop(0))
+
+    def on_insert(self, key: Hashable, size: int) -> None:
+        array, coords = chunk_of(key)
+        self.entries[key] = [size, array, coords, self.move(array, coords)]
+        self.budget.add(size)
+        if key in self.ghosts:
+            self.ghosts.remove(key)
+            self.protect(key)
+        else:
+            self.probation.append(key)
+
+    def on_hit(self, key: Hashable) -> None:
+        entry = self.entries[key]
+        run = self.move(entry[1], entry[2])
+        returned = entry[1] is None or run != entry[3]
+        entry[3] = run
+        if key in self.protected:
+            self.protected.remove(key)
+            self.protected.append(key)
+        elif returned:
+            self.probation.remove(key)
+            self.protect(key)
+        else:
+            self.probation.remove(key)
+            self.probation.append(key)
+
+    def on_remove(self, key: Hashable) -> None:
+        self.budget.used -= self.entries.pop(key)[0]
+        (self.protected if key in self.protected else self.probation).remove(key)
+
+    def remoteness(self, key: Hashable) -> float:
+        _, array, coords, _ = self.entries[key]
+        if array is None or len(self.readers[array][0]) != len(coords):
+            return 0.0
+        at, heading, _ = self.readers[array]
+        offset = [c - a for c, a in zip(coords, at, strict=True)]
+        distance = float(max(abs(o) for o in offset)) if offset else 0.0
+        behind = sum(o * h for o, h in zip(offset, heading, strict=True)) < 0
+        return 2 * distance if behind else distance
+
+    def peek(self) -> Hashable | None:
+        if self.probation:
+            candidates = self.probation[: self.scan]
+            best = max(self.remoteness(k) for k in candidates)
+            return next(k for k in candidates if self.remoteness(k) == best)
+        return self.protected[0] if self.protected else None
+
+    def evict(self) -> Hashable:
+        key = self.peek()
+        from_probation = key in self.probation
+        self.on_remove(key)
+        if from_probation:
+            self.ghosts.append(key)
+            self.ghosts = self.ghosts[-max(len(self.entries), 1) :]
+        self.budget.full = True
+        return key
+
+    def __len__(self) -> int:
+        return len(self.entries)

@@ -9,6 +9,7 @@ import zarr_cachestore
 from zarr.storage import MemoryStore
 
 EVICTION = ["sieve", "clock", "arc", "s3fifo", "s3fifo-sized", "wtinylfu", "wtinylfu-sized", "gdsf"]
+EVICTION += ["frontier"]
 
 
 def test_available_lists_them_with_their_distribution() -> None:

@@ -13,14 +13,24 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from zarr_cachestore import RangeKey
 
-from reference_models import RefARC, RefClock, RefGDSF, RefS3FIFO, RefSieve, RefWTinyLFU
+from reference_models import (
+    RefARC,
+    RefClock,
+    RefFrontier,
+    RefGDSF,
+    RefS3FIFO,
+    RefSieve,
+    RefWTinyLFU,
+)
 from zarr_cachestore_policies import (
     ARC,
     GDSF,
     S3FIFO,
     Clock,
     CountMinSketch,
+    Frontier,
     Sieve,
     SizedS3FIFO,
     SizedWTinyLFU,
@@ -28,9 +38,15 @@ from zarr_cachestore_policies import (
 )
 
 Pair = tuple[Any, Any]
+INT_KEYS: st.SearchStrategy[Hashable] = st.integers(0, 40)
 
 
-def machine(make: Callable[[], Pair], budget: int, max_size: int) -> type[RuleBasedStateMachine]:
+def machine(
+    make: Callable[[], Pair],
+    budget: int,
+    max_size: int,
+    keys: st.SearchStrategy[Hashable] = INT_KEYS,
+) -> type[RuleBasedStateMachine]:
     class PolicyMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
@@ -42,8 +58,8 @@ def machine(make: Callable[[], Pair], budget: int, max_size: int) -> type[RuleBa
             assert key == self.model.evict()
             self.held.pop(key)
 
-        @rule(key=st.integers(0, 40), size=st.integers(1, max_size), announce=st.booleans())
-        def insert(self, key: int, size: int, announce: bool) -> None:
+        @rule(key=keys, size=st.integers(1, max_size), announce=st.booleans())
+        def insert(self, key: Hashable, size: int, announce: bool) -> None:
             if key in self.held:
                 return
             if announce and hasattr(self.policy, "before_insert"):
@@ -118,4 +134,24 @@ def test_matches_reference(name: str) -> None:
     make, budget, max_size = CASES[name]
     test_case = machine(make, budget, max_size).TestCase
     test_case.settings = settings(max_examples=120, stateful_step_count=60, deadline=None)
+    test_case().runTest()
+
+
+# Chunks of a 2-D and a 1-D array, metadata, byte ranges of chunks, and a key that is no string.
+CHUNK_KEYS: list[Hashable] = [f"a/c/{i}/{j}" for i in range(5) for j in range(5)]
+CHUNK_KEYS += [f"b/c/{i}" for i in range(0, 30, 3)]
+CHUNK_KEYS += ["a/zarr.json", RangeKey("b/c/3", 0, 10), RangeKey("s/c/0/1", -4, None), 7]
+
+
+@pytest.mark.parametrize(
+    ("capacity", "reach", "scan"), [(None, 4, 8), (24, 4, 8), (None, 1, 3), (24, 0, 1)]
+)
+def test_frontier_matches_reference(capacity: int | None, reach: int, scan: int) -> None:
+    def make() -> Pair:
+        policy = Frontier(reach=reach, scan=scan, capacity=capacity)
+        return policy, RefFrontier(capacity, reach=reach, scan=scan)
+
+    keys = st.sampled_from(CHUNK_KEYS)
+    test_case = machine(make, 24, 5, keys).TestCase
+    test_case.settings = settings(max_examples=40, stateful_step_count=60, deadline=None)
     test_case().runTest()

@@ -12,6 +12,7 @@ from importlib.metadata import version
 from typing import Any, NoReturn
 
 from zarr_cachestore.registry import PluginError, available, load
+from zarr_cachestore.simulate.advise import add_advise_parser, advise_command
 from zarr_cachestore.units import parse_fraction, parse_size
 
 __all__ = ["UsageError", "cache_size", "main"]
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.set_defaults(command_parser=sim)
     _add_simulate_args(sim)
+    add_advise_parser(commands)
     return parser
 
 
@@ -282,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "simulate":
             return simulate_command(args)
+        if args.command == "advise":
+            return advise_command(args)
     except UsageError as exc:
         args.command_parser.error(str(exc))
     raise AssertionError(f"unhandled command {args.command}")

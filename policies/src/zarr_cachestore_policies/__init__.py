@@ -3,6 +3,7 @@
 from zarr_cachestore_policies._common import Budget
 from zarr_cachestore_policies.arc import ARC
 from zarr_cachestore_policies.clock import Clock
+from zarr_cachestore_policies.frontier import Frontier
 from zarr_cachestore_policies.gdsf import GDSF
 from zarr_cachestore_policies.s3fifo import S3FIFO, SizedS3FIFO
 from zarr_cachestore_policies.sieve import Sieve
@@ -17,6 +18,7 @@ __all__ = [
     "Budget",
     "Clock",
     "CountMinSketch",
+    "Frontier",
     "Sieve",
     "SizedS3FIFO",
     "SizedWTinyLFU",

@@ -1,4 +1,7 @@
-"""Reading and writing traces: CSV and libCacheSim's ``oracleGeneral`` binary format.
+"""Reading and writing traces: CSV, zarr CSV and libCacheSim's ``oracleGeneral`` binary format.
+
+A zarr CSV (written by :class:`~zarr_cachestore.simulate.record.TraceRecorder`) names each
+request's store key and byte range, so a replay hands policies the keys ``CacheStore`` would.
 
 ``oracleGeneral`` is a headerless sequence of 24-byte little-endian records::
 
@@ -22,9 +25,11 @@ from zarr_cachestore.simulate.trace import Trace
 __all__ = [
     "CSV_COLUMNS",
     "ORACLE_GENERAL",
+    "ZARR_CSV_COLUMNS",
     "read_csv",
     "read_oracle_general",
     "read_trace",
+    "read_zarr_csv",
     "write_oracle_general",
 ]
 
@@ -38,6 +43,13 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "size": ("size", "obj_size", "object_size", "bytes"),
     "timestamp": ("timestamp", "time", "clock_time", "ts"),
 }
+
+#: The columns of a zarr CSV, in the order the recorder writes them. ``start``/``stop`` are
+#: the byte range (empty for a whole value; an empty ``stop`` with a negative ``start`` is a
+#: suffix), ``hit`` whether the live cache answered it (1/0), ``array`` and ``coords`` (space
+#: separated) what :func:`~zarr_cachestore.chunks.parse_chunk_key` reads from the key (empty
+#: for a key that names no chunk).
+ZARR_CSV_COLUMNS = ("timestamp", "key", "start", "stop", "size", "hit", "array", "coords")
 
 PathLike = str | os.PathLike[str]
 
@@ -87,6 +99,47 @@ def read_csv(path: PathLike, *, delimiter: str = ",", limit: int | None = None) 
     )
 
 
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def read_zarr_csv(path: PathLike, *, limit: int | None = None) -> Trace:
+    """A trace from a zarr CSV (:data:`ZARR_CSV_COLUMNS`), with its cache keys as names.
+
+    A request with a byte range is the entry ``RangeKey(key, start, stop)``, one without the
+    store key itself: the keys a policy sees in ``CacheStore``. Ids are dense, in order of
+    first use.
+    """
+    from zarr_cachestore.ranges import RangeKey
+
+    ids: dict[Hashable, int] = {}
+    keys, sizes, times = array("q"), array("q"), array("d")
+    with open(path, newline="") as f:
+        rows = csv.DictReader(f)
+        missing = set(ZARR_CSV_COLUMNS) - set(rows.fieldnames or ())
+        if missing:
+            raise ValueError(
+                f"{path}: not a zarr CSV, it lacks the columns {sorted(missing)}; "
+                "plain CSV traces are read with read_csv"
+            )
+        for row in rows:
+            if limit is not None and len(keys) >= limit:
+                break
+            name: Hashable = row["key"]
+            if row["start"]:
+                name = RangeKey(row["key"], int(row["start"]), _int_or_none(row["stop"]))
+            keys.append(ids.setdefault(name, len(ids)))
+            sizes.append(int(row["size"]))
+            times.append(float(row["timestamp"]))
+    return Trace(
+        np.frombuffer(keys, dtype=np.int64),
+        np.frombuffer(sizes, dtype=np.int64),
+        np.frombuffer(times, dtype=np.float64).astype(np.int64),
+        name=os.fspath(path),
+        names=list(ids),
+    )
+
+
 def read_oracle_general(
     path: PathLike, *, limit: int | None = None, skip_zero_size: bool = True
 ) -> Trace:
@@ -114,13 +167,15 @@ def read_oracle_general(
 
 
 def read_trace(path: PathLike, fmt: str, *, limit: int | None = None) -> Trace:
-    """Read ``path`` in format ``fmt`` (``"csv"`` or ``"oraclegeneral"``)."""
-    fmt = fmt.lower().replace("_", "")
-    if fmt == "csv":
+    """Read ``path`` in format ``fmt`` (``"csv"``, ``"zarr-csv"`` or ``"oraclegeneral"``)."""
+    plain = fmt.lower().replace("_", "").replace("-", "")
+    if plain == "csv":
         return read_csv(path, limit=limit)
-    if fmt == "oraclegeneral":
+    if plain == "zarrcsv":
+        return read_zarr_csv(path, limit=limit)
+    if plain == "oraclegeneral":
         return read_oracle_general(path, limit=limit)
-    raise ValueError(f"unknown trace format {fmt!r}; use 'csv' or 'oraclegeneral'")
+    raise ValueError(f"unknown trace format {fmt!r}; use 'csv', 'zarr-csv' or 'oraclegeneral'")
 
 
 def next_access(keys: np.ndarray) -> np.ndarray:

@@ -148,7 +148,7 @@ def simulate(
     working_set = trace.working_set().bytes
     capacities = resolve_sizes(cache_sizes, working_set)
     runs = [_Run(label_of(s), _fresh(s, c), c) for s in specs for c in capacities]
-    for keys, sizes in trace.chunks(chunk):
+    for keys, sizes in trace.chunks(chunk, named=True):
         for run in runs:
             _advance(run, keys, sizes)
             if progress is not None:

@@ -69,18 +69,28 @@ def plot_curves(
     *,
     metric: Metric = "miss_ratio",
     title: str = "",
+    references: Sequence[str] = ("belady", "pfoo-l"),
 ) -> None:
-    """Write a PNG of miss-ratio curves, one line per policy (needs matplotlib)."""
+    """Write a PNG of miss-ratio curves, one line per policy (needs matplotlib).
+
+    Curves named in ``references`` (the offline bounds) are drawn dashed, in shades of grey.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
     sizes = [r.cache_size for r in results if r.cache_size > 0]
+    tab20 = plt.get_cmap("tab20")
+    colors = iter([tab20(i) for i in range(20)])
+    greys = iter(["black", "dimgrey", "darkgrey"] * 4)
     for policy, points in curves(results, metric).items():
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, marker="o", label=policy)
+        if policy in references:
+            ax.plot(xs, ys, linestyle="--", color=next(greys), label=policy)
+        else:
+            ax.plot(xs, ys, marker="o", color=next(colors, None), label=policy)
     if sizes and max(sizes) >= 10 * min(sizes):
         ax.set_xscale("log")
     ax.set_xlabel("cache size (bytes)")
@@ -88,7 +98,7 @@ def plot_curves(
     ax.set_ylim(bottom=0)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     fig.tight_layout()
     fig.savefig(os.fspath(path), format="png", dpi=120)
     plt.close(fig)
