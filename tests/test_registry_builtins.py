@@ -229,7 +229,7 @@ def test_rejection_suggests_the_builtin_names_and_the_protocol() -> None:
     [
         ("expiry", LRU(), "on_write, on_read"),
         ("admission", NoExpiry(), "on_access, admit"),
-        ("range_cache", MaxSize(), "lookup, put, pop, pop_key, clear"),
+        ("range_cache", MaxSize(), "lookup, get, put, pop, pop_key, clear"),
         ("eviction", InMemoryRangeCache(), "on_insert, on_hit, on_remove, evict, peek"),
         ("prefetch", NoExpiry(), "on_access, clear"),
     ],

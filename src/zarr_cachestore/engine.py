@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
-from zarr.abc.store import ByteRequest, Store
+from zarr.abc.store import ByteRequest, RangeByteRequest, Store
 
 from zarr_cachestore.config import CacheConfig
 from zarr_cachestore.deferred import Deferred
@@ -110,12 +110,21 @@ class CacheEngine:
         """What the cache answers at once, checked and counted under one lock section: a hit
         of a memory-tier value, a remembered absence or a held range; else what is left to do
         (a cache-store read, or ``MISS``) for :meth:`finish`."""
-        with self.lock:
+        self.lock.acquire()
+        try:
             now = self._clock()
             try:
                 self._on_access(key)
             except Exception as error:
                 self.faults.strategy(self.admission, error)
+            if type(request) is RangeByteRequest:  # a held entry of exactly this range: no Span
+                exact = RangeKey.exact(key, request)
+                held = None if exact is None else self._fresh(exact, now)
+                if held is not None:
+                    assert exact is not None
+                    data = self.range_cache.get(exact)
+                    if data is not None:
+                        return self._hit(exact, held, data, now, None, prototype)
             entry = self._fresh(key, now)
             if entry is not None:
                 if entry.absent:
@@ -136,6 +145,8 @@ class CacheEngine:
                 if held is not None:
                     return self._hit(found[0], held, found[1], now, None, prototype)
             return MISS
+        finally:
+            self.lock.release()
 
     async def finish(
         self,

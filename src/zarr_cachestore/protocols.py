@@ -145,6 +145,9 @@ class RangeCache(Protocol):
         only by what an entry itself knows of the value's size.
         """
 
+    def get(self, entry: RangeKey) -> Buffer | None:
+        """The bytes of one held entry, or ``None``: the exact-request path of a hit."""
+
     def put(self, key: str, span: Span, data: Buffer, size: int | None = None) -> RangeKey:
         """Hold ``data``, the bytes of ``span`` of ``key``; return the entry's ledger key.
 

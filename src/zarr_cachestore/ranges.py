@@ -131,6 +131,14 @@ class RangeKey(NamedTuple):
     stop: int | None
 
     @classmethod
+    def exact(cls, key: str, request: RangeByteRequest) -> RangeKey | None:
+        """The entry that would hold exactly ``request``, if its bounds are plain ints."""
+        start, stop = request.start, request.end
+        if type(start) is not int or type(stop) is not int:
+            return None
+        return tuple.__new__(cls, (key, start, stop))
+
+    @classmethod
     def of(cls, key: str, span: Span, length: int) -> RangeKey:
         """The entry holding the ``length`` bytes that a read of ``span`` returned."""
         if span.is_suffix:
@@ -154,6 +162,9 @@ class InMemoryRangeCache:
         self._longest: dict[str, int] = {}  # key -> longest absolute entry, bounds the scan
         self._suffixes: dict[str, list[int]] = {}  # key -> sorted lengths of held suffix entries
         self._ends: dict[str, dict[RangeKey, int]] = {}  # entries reaching the end -> value size
+
+    def get(self, entry: RangeKey) -> Buffer | None:
+        return self._data.get(entry)
 
     def lookup(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
         if span.stop is not None:
