@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 from zarr_cachestore.disk_files import TEMP_SUFFIX
@@ -27,6 +28,14 @@ def directory_bytes(path: Path) -> int:
 def temp_files(path: Path) -> list[str]:
     walk = os.walk(path / "values")
     return [name for _, _, names in walk for name in names if name.endswith(TEMP_SUFFIX)]
+
+
+def listed(path: Path) -> dict[tuple[str, str], str]:
+    """What the index of the tier at ``path`` lists: (namespace, key) -> the value file's path
+    under ``values/``. Read straight from the index, so that nothing counts as a hit."""
+    with contextlib.closing(sqlite3.connect(path / "index.sqlite3")) as conn:
+        rows = conn.execute("SELECT namespace, key, file FROM entries").fetchall()
+    return {(namespace, key): f"{file[:2]}/{file}" for namespace, key, file in rows}
 
 
 def value_of(key: str, size: int) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 
-from disk_workers import directory_bytes, temp_files
+from disk_workers import directory_bytes, listed, temp_files
 from zarr_cachestore import LRU, EntryInfo, PriorityPolicy
 from zarr_cachestore.disk_tier import DiskTier
 from zarr_cachestore.shared import SharedTier
@@ -195,7 +195,7 @@ async def test_gdsf_keeps_small_values_and_inflates_with_each_victim(tmp_path: P
     assert await put(tier, "small", b"s" * 100)
     assert await put(tier, "medium", b"m" * 300)  # fits exactly
     assert await put(tier, "new", b"n" * 100)  # the large one has the lowest frequency / size
-    assert set(_files(tier)) == {"small", "medium", "new"}  # listed (reads would count)
+    assert set(listed(tier.path)) == {("ns", "small"), ("ns", "medium"), ("ns", "new")}
     # The victim's priority (1/600) inflates every later priority: "again" (1/400 + 1/600)
     # now outranks "medium" (1/300), which entered before the inflation.
     assert await put(tier, "again", b"a" * 400)
@@ -267,7 +267,7 @@ async def test_a_cold_open_drops_everything_and_tells_other_processes(tmp_path: 
 async def test_a_damaged_file_is_dropped_not_served(tier: DiskTier) -> None:
     for key in ("flipped", "short", "gone"):
         assert await put(tier, key, bytes(100))
-    files = {key: tier.path / "values" / entry for key, entry in _files(tier).items()}
+    files = {key: tier.path / "values" / file for (_, key), file in listed(tier.path).items()}
     with files["flipped"].open("r+b") as f:
         f.seek(50)
         f.write(b"\x01")
@@ -288,7 +288,7 @@ async def test_opening_removes_orphan_files_and_drops_entries_without_one(tmp_pa
     assert await put(tier, "kept", b"k" * 10)
     assert await put(tier, "lost", b"l" * 10)
     await tier.aclose()
-    (tmp_path / "values" / _files(tier)["lost"]).unlink()
+    (tmp_path / "values" / listed(tmp_path)["ns", "lost"]).unlink()
     orphans = tmp_path / "values" / "ab"
     orphans.mkdir(exist_ok=True)
     (orphans / "ab12.tmp").write_bytes(b"torn")
@@ -305,12 +305,3 @@ def test_an_unreadable_index_is_reported_or_replaced_when_cold(tmp_path: Path) -
     with pytest.raises(RuntimeError, match=r"cannot open the index .*warm=False"):
         DiskTier(tmp_path, max_size=100)
     DiskTier(tmp_path, max_size=100, warm=False).close()
-
-
-def _files(tier: DiskTier) -> dict[str, str]:
-    """Key -> the value file's path under ``values/``, as the index lists it."""
-    import sqlite3
-
-    with sqlite3.connect(tier.path / "index.sqlite3") as conn:
-        rows = conn.execute("SELECT key, file FROM entries").fetchall()
-    return {key: f"{file[:2]}/{file}" for key, file in rows}

@@ -1,8 +1,12 @@
 """The value files of a disk tier: one file per entry, named by a version token.
 
-A value is written to ``<token>.tmp``, fsynced, and renamed to ``<token>``; the index lists the
-entry only after that. A token is never reused, so a file name always means one value: a reader
-that finds the file finds the bytes the index describes, or (after an eviction) no file at all.
+A value is written to ``<token>.tmp`` and renamed to ``<token>``; the index lists the entry
+only after that. The file is fsynced first only where the machine's boot cannot be told apart
+from the last one (see :func:`boot_id`): the kernel keeps a killed process's writes, so only a
+crash of the whole machine can tear a file, and the tier checks every file after a reboot.
+
+A token is never reused, so a file name always means one value: a reader that finds the file
+finds the bytes the index describes, or (after an eviction) no file at all.
 Files live in 256 subdirectories by the token's first two hex digits.
 """
 
@@ -15,9 +19,17 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TEMP_SUFFIX", "ValueFiles", "checksum"]
+__all__ = ["TEMP_SUFFIX", "ValueFiles", "boot_id", "checksum"]
 
 TEMP_SUFFIX = ".tmp"
+
+
+def boot_id() -> str | None:
+    """An identifier of this boot of the machine, or ``None`` where the system has none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
 
 
 def checksum(data: bytes) -> int:
@@ -26,10 +38,11 @@ def checksum(data: bytes) -> int:
 
 
 class ValueFiles:
-    """The directory of value files under ``root``."""
+    """The directory of value files under ``root``; ``fsync`` each file before it is named."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
         self.root = root
+        self.fsync = fsync
         self._made: set[str] = set()
 
     @staticmethod
@@ -41,7 +54,7 @@ class ValueFiles:
         return self.root / token[:2] / token
 
     def write(self, token: str, value: bytes) -> None:
-        """Write ``value`` durably under ``token``: temp file, fsync, rename."""
+        """Write ``value`` under ``token``: a temp file (fsynced if asked), then renamed."""
         final = self.path(token)
         if final.parent.name not in self._made:
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +65,8 @@ class ValueFiles:
             view = memoryview(value)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if self.fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temp, final)

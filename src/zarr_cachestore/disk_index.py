@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS meta (
     clock INTEGER NOT NULL DEFAULT 0,      -- logical time: inserts and hits so far
     inflation REAL NOT NULL DEFAULT 0,     -- the priority of the last victim (GDSF's L)
     log_floor INTEGER NOT NULL DEFAULT 0,  -- the log holds every invalidation after this
-    swept_at REAL NOT NULL DEFAULT 0       -- time.time() of the last sweep
+    swept_at REAL NOT NULL DEFAULT 0,      -- time.time() of the last sweep
+    boot TEXT NOT NULL DEFAULT ''          -- the boot whose files have all been checked
 );
 CREATE TABLE IF NOT EXISTS entries (
     namespace TEXT NOT NULL,
@@ -174,6 +175,21 @@ class DiskIndex:
         """The budget and the order recorded in the index."""
         row = self._connection().execute("SELECT max_size, policy FROM meta").fetchone()
         return int(row[0]), str(row[1])
+
+    def checked_boot(self) -> str:
+        """The boot of the machine after which every value file was last checked."""
+        return str(self._connection().execute("SELECT boot FROM meta").fetchone()[0])
+
+    def set_checked_boot(self, boot: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE meta SET boot = ?", (boot,))
+
+    def listing(self) -> list[tuple[str, str, Entry]]:
+        """Every entry: (namespace, key, entry)."""
+        rows = self._connection().execute(
+            "SELECT namespace, key, file, size, checksum, deadline FROM entries"
+        )
+        return [(ns, key, Entry(*entry)) for ns, key, *entry in rows]
 
     # -- coherence
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 
-from zarr_cachestore.disk_files import ValueFiles, checksum
+from zarr_cachestore.disk_files import ValueFiles, boot_id, checksum
 from zarr_cachestore.disk_index import DiskIndex, Entry, IndexUnreadable
 from zarr_cachestore.disk_order import shared_order
 
@@ -60,7 +60,8 @@ class DiskTier:
         self.sweep_interval = sweep_interval
         self._order = shared_order(policy)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._files = ValueFiles(self.path / VALUES_DIR)
+        self._boot = boot_id()
+        self._files = ValueFiles(self.path / VALUES_DIR, fsync=self._boot is None)
         self._index = DiskIndex(
             self.path / INDEX_NAME, busy_timeout=busy_timeout, log_size=log_size
         )
@@ -82,6 +83,9 @@ class DiskTier:
         if not warm:
             self._remove(self._index.clear(None))
         self.sweep()
+        if self._boot is not None and self._index.checked_boot() != self._boot:
+            self.verify()
+            self._index.set_checked_boot(self._boot)
 
     # -- the SharedTier protocol
 
@@ -173,6 +177,16 @@ class DiskTier:
         self._remove(
             self._index.sweep(listing, self._files.exists, _alive, time.time(), lease=600.0)
         )
+
+    def verify(self) -> None:
+        """Read every value file whole and drop the entries whose size or checksum is wrong.
+        Runs at the first open after the machine restarted: a crash of the machine, unlike a
+        killed process, can lose file data written before it."""
+        for namespace, key, entry in self._index.listing():
+            data = self._files.read(entry.file, 0, entry.size, entry.size)
+            if data is None or checksum(data) != entry.checksum:
+                self._index.drop(namespace, key, entry.file)
+                self._files.remove(entry.file)
 
     def close(self) -> None:
         """Close this process's connections; the values stay for the next process."""
