@@ -30,11 +30,13 @@ def temp_files(path: Path) -> list[str]:
     return [name for _, _, names in walk for name in names if name.endswith(TEMP_SUFFIX)]
 
 
-def listed(path: Path) -> dict[tuple[str, str], str]:
-    """What the index of the tier at ``path`` lists: (namespace, key) -> the value file's path
+def listed(index: Path | sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """What the index of the tier at a path lists: (namespace, key) -> the value file's path
     under ``values/``. Read straight from the index, so that nothing counts as a hit."""
-    with contextlib.closing(sqlite3.connect(path / "index.sqlite3")) as conn:
-        rows = conn.execute("SELECT namespace, key, file FROM entries").fetchall()
+    if isinstance(index, Path):
+        with contextlib.closing(sqlite3.connect(index / "index.sqlite3")) as conn:
+            return listed(conn)
+    rows = index.execute("SELECT namespace, key, file FROM entries").fetchall()
     return {(namespace, key): f"{file[:2]}/{file}" for namespace, key, file in rows}
 
 
@@ -72,10 +74,22 @@ def put_stream(path: Path, max_size: int, prefix: str, count: int, sizes: list[i
     asyncio.run(run())
 
 
-def invalidate(path: Path, max_size: int, namespace: str, key: str) -> None:
+def expect_values(path: Path, max_size: int, namespace: str, keys: list[str], size: int) -> None:
+    """Open the tier and find ``value_of`` each key in it."""
+
     async def run() -> None:
         async with DiskTier(path, max_size) as tier:
-            await tier.invalidate(namespace, key)
+            for key in keys:
+                assert await tier.get(namespace, key) == value_of(key, size), key
+
+    asyncio.run(run())
+
+
+def invalidate(path: Path, max_size: int, namespace: str, keys: list[str]) -> None:
+    async def run() -> None:
+        async with DiskTier(path, max_size) as tier:
+            for key in keys:
+                await tier.invalidate(namespace, key)
 
     asyncio.run(run())
 
@@ -85,7 +99,7 @@ def die_while_writing(path: Path, max_size: int, key: str, size: int) -> None:
     what a process killed in the middle of a put leaves behind."""
     tier = DiskTier(path, max_size)
     file = tier._files.new_token()
-    assert tier._index.reserve("ns", key, size, tier._index.token(), file, 0.0) is not None
+    assert tier._index.reserve("ns", key, size, tier._index.token(), file, 0.0)
     temp = tier._files.path(file).with_name(file + TEMP_SUFFIX)
     temp.parent.mkdir(parents=True, exist_ok=True)
     temp.write_bytes(value_of(key, size)[: size // 2])

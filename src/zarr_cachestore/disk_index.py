@@ -2,9 +2,11 @@
 invalidations, shared by every process that opens the directory.
 
 Every change runs in one ``BEGIN IMMEDIATE`` transaction, so the processes of a host take turns
-and each sees the others' changes whole. The index does no file I/O of its own: operations that
-drop entries return the file tokens to remove, and the caller removes them after the commit
-(a file is always created before its entry is listed and removed after it is unlisted).
+and each sees the others' changes whole. A file is created before its entry is listed, and
+removed (by the ``remove`` function the index is given) inside the transaction that unlists
+it, before the commit: the bytes an entry frees are on no disk by the time another process may
+take them. A crash between the removal and the commit leaves an entry without a file, which
+the next reader or sweep drops.
 
 Tokens for coherence are positions in the log: :meth:`DiskIndex.token` is the last position,
 and a value read from the source after it may enter only if no invalidation logged since then
@@ -98,10 +100,18 @@ class Entry:
 class DiskIndex:
     """The index file at ``path``; one SQLite connection per thread."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 30.0, log_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        remove: Callable[[str], None],
+        *,
+        busy_timeout: float = 30.0,
+        log_size: int = 10_000,
+    ) -> None:
         if log_size < 1:
             raise ValueError(f"log_size must be at least 1, got {log_size}")
         self.path = path
+        self._remove = remove
         self.busy_timeout = busy_timeout
         self.log_size = log_size
         self._local = threading.local()
@@ -248,11 +258,8 @@ class DiskIndex:
         )
         return row.fetchone() is not None
 
-    def hit(
-        self, namespace: str, key: str, order: SharedOrder, now: float
-    ) -> tuple[Entry | None, list[str]]:
-        """The entry of ``key``, its hit counted; or ``None`` and, if it had expired, the file
-        to remove."""
+    def hit(self, namespace: str, key: str, order: SharedOrder, now: float) -> Entry | None:
+        """The entry of ``key``, its hit counted; ``None`` if not held or expired (dropped)."""
         with self._write() as conn:
             row = conn.execute(
                 "SELECT file, size, checksum, deadline, hits, inserted_at FROM entries "
@@ -260,10 +267,11 @@ class DiskIndex:
                 (namespace, key),
             ).fetchone()
             if row is None:
-                return None, []
+                return None
             file, size, crc, deadline, hits, inserted_at = row
             if deadline is not None and deadline <= now:
-                return None, self._delete(conn, [(namespace, key, file, size)])
+                self._delete(conn, [(namespace, key, file, size)])
+                return None
             clock, inflation = self._tick(conn)
             info = EntryInfo(size, hits + 1, inserted_at, clock)
             conn.execute(
@@ -271,7 +279,7 @@ class DiskIndex:
                 "WHERE namespace = ? AND key = ?",
                 (info.hits, clock, order.priority(key, info, inflation), namespace, key),
             )
-        return Entry(file, size, crc, deadline), []
+        return Entry(file, size, crc, deadline)
 
     def drop(self, namespace: str, key: str, file: str) -> None:
         """Unlist ``key`` if its entry is still the one in ``file`` (found damaged or gone)."""
@@ -287,35 +295,34 @@ class DiskIndex:
 
     def reserve(
         self, namespace: str, key: str, size: int, token: int, file: str, now: float
-    ) -> list[str] | None:
+    ) -> bool:
         """Take ``size`` bytes of the budget for ``file``, dropping expired entries first and
-        then evicting by priority; return the files of the entries dropped. ``None`` (and
-        nothing dropped) if ``key`` was invalidated since ``token`` or the value cannot fit."""
+        then evicting by priority. Refused (nothing dropped) if ``key`` was invalidated since
+        ``token`` or the value cannot fit."""
         try:
             with self._write() as conn:
                 if self._invalidated(conn, namespace, key, token):
-                    return None
-                dropped = self._make_room(conn, size, now)
+                    return False
+                self._make_room(conn, size, now)
                 conn.execute(
                     "INSERT INTO reservations (file, size, writer, reserved_at) "
                     "VALUES (?, ?, ?, ?)",
                     (file, size, os.getpid(), now),
                 )
                 conn.execute("UPDATE meta SET held = held + ?", (size,))
-                return dropped
+                return True
         except _NoRoom:
-            return None
+            return False
 
-    def _make_room(self, conn: sqlite3.Connection, size: int, now: float) -> list[str]:
+    def _make_room(self, conn: sqlite3.Connection, size: int, now: float) -> None:
         max_size, held = conn.execute("SELECT max_size, held FROM meta").fetchone()
         if size > max_size:
             raise _NoRoom
-        dropped: list[str] = []
         if held + size > max_size:
             expired = conn.execute(
                 "SELECT namespace, key, file, size FROM entries WHERE deadline <= ?", (now,)
             ).fetchall()
-            dropped += self._delete(conn, expired)
+            self._delete(conn, expired)
             held -= sum(row[3] for row in expired)
         while held + size > max_size:
             victim = conn.execute(
@@ -324,10 +331,9 @@ class DiskIndex:
             ).fetchone()
             if victim is None:  # the rest of the budget is being written by others
                 raise _NoRoom
-            dropped += self._delete(conn, [victim[:4]])
+            self._delete(conn, [victim[:4]])
             conn.execute("UPDATE meta SET inflation = ?", (victim[4],))
             held -= victim[3]
-        return dropped
 
     def admit(
         self,
@@ -336,24 +342,26 @@ class DiskIndex:
         entry: Entry,
         token: int,
         order: SharedOrder,
-    ) -> tuple[bool, list[str]]:
-        """List the value written to ``entry.file`` under its reservation, unless ``key`` was
-        invalidated since ``token``. Returns whether it was listed and the files to remove
-        (the value it replaced, or its own if refused)."""
+    ) -> bool:
+        """List the value written to ``entry.file`` under its reservation, replacing the one
+        held for ``key``; refused, and its file removed, if ``key`` was invalidated since
+        ``token`` or the reservation was swept as abandoned."""
         with self._write() as conn:
             reserved = conn.execute(
                 "DELETE FROM reservations WHERE file = ?", (entry.file,)
             ).rowcount
             if not reserved:  # swept as abandoned: the room is no longer ours
-                return False, [entry.file]
+                self._remove(entry.file)
+                return False
             if self._invalidated(conn, namespace, key, token):
+                self._remove(entry.file)
                 conn.execute("UPDATE meta SET held = held - ?", (entry.size,))
-                return False, [entry.file]
+                return False
             old = conn.execute(
                 "SELECT namespace, key, file, size FROM entries WHERE namespace = ? AND key = ?",
                 (namespace, key),
             ).fetchall()
-            replaced = self._delete(conn, old)
+            self._delete(conn, old)
             clock, inflation = self._tick(conn)
             info = EntryInfo(entry.size, 0, clock, clock)
             conn.execute(
@@ -371,11 +379,12 @@ class DiskIndex:
                     order.priority(key, info, inflation),
                 ),
             )
-        return True, replaced
+        return True
 
     def release(self, file: str) -> None:
         """Give back the reservation of a value that could not be written."""
         with self._write() as conn:
+            self._remove(file)
             reserved = conn.execute("SELECT size FROM reservations WHERE file = ?", (file,))
             row = reserved.fetchone()
             if row is not None:
@@ -384,32 +393,32 @@ class DiskIndex:
 
     # -- invalidation
 
-    def invalidate(self, namespace: str, key: str) -> list[str]:
+    def invalidate(self, namespace: str, key: str) -> None:
         with self._write() as conn:
             self._log(conn, namespace, "key", key)
             rows = conn.execute(
                 "SELECT namespace, key, file, size FROM entries WHERE namespace = ? AND key = ?",
                 (namespace, key),
             ).fetchall()
-            return self._delete(conn, rows)
+            self._delete(conn, rows)
 
-    def invalidate_prefix(self, namespace: str, prefix: str) -> list[str]:
+    def invalidate_prefix(self, namespace: str, prefix: str) -> None:
         with self._write() as conn:
             self._log(conn, namespace, "prefix", prefix)
             rows = conn.execute(
                 f"SELECT namespace, key, file, size FROM entries WHERE {_IN_PREFIX}",
                 {"namespace": namespace, "prefix": prefix},
             ).fetchall()
-            return self._delete(conn, rows)
+            self._delete(conn, rows)
 
-    def clear(self, namespace: str | None) -> list[str]:
+    def clear(self, namespace: str | None) -> None:
         with self._write() as conn:
             self._log(conn, namespace, "clear", None)
             rows = conn.execute(
                 "SELECT namespace, key, file, size FROM entries WHERE ?1 IS NULL OR namespace = ?1",
                 (namespace,),
             ).fetchall()
-            return self._delete(conn, rows)
+            self._delete(conn, rows)
 
     # -- upkeep
 
@@ -428,10 +437,10 @@ class DiskIndex:
         alive: Callable[[int], bool],
         now: float,
         lease: float,
-    ) -> list[str]:
+    ) -> None:
         """Reconcile the index with a listing of the files taken just before: drop
-        reservations of dead writers and entries whose file is gone, recount the bytes held.
-        Returns the files to remove: those of dropped rows and those no row lists."""
+        reservations of dead writers and entries whose file is gone, remove the files no row
+        lists, and recount the bytes held."""
         with self._write() as conn:
             abandoned = [
                 file
@@ -440,17 +449,20 @@ class DiskIndex:
                 )
                 if not alive(writer) or reserved_at < now - lease
             ]
-            conn.executemany("DELETE FROM reservations WHERE file = ?", [(f,) for f in abandoned])
+            for file in abandoned:
+                self._remove(file)
+                conn.execute("DELETE FROM reservations WHERE file = ?", (file,))
             rows = conn.execute("SELECT namespace, key, file, size FROM entries").fetchall()
             self._delete(conn, [row for row in rows if not exists(row[2])])
             listed = {row[0] for row in conn.execute("SELECT file FROM entries")}
             listed |= {row[0] for row in conn.execute("SELECT file FROM reservations")}
+            for file in set(listing) - listed:
+                self._remove(file)
             conn.execute(
                 "UPDATE meta SET swept_at = ?, held = "
                 "(SELECT total(size) FROM entries) + (SELECT total(size) FROM reservations)",
                 (now,),
             )
-        return abandoned + sorted(set(listing) - listed)
 
     # -- reporting
 
@@ -490,15 +502,15 @@ class DiskIndex:
         clock, inflation = row.fetchone()
         return int(clock), float(inflation)
 
-    @staticmethod
-    def _delete(conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> list[str]:
-        """Unlist entries given as (namespace, key, file, size); return their files."""
+    def _delete(self, conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Unlist entries given as (namespace, key, file, size) and remove their files."""
         rows = list(rows)
+        for row in rows:
+            self._remove(row[2])
         conn.executemany(
             "DELETE FROM entries WHERE namespace = ? AND key = ?", [row[:2] for row in rows]
         )
         conn.execute("UPDATE meta SET held = held - ?", (sum(row[3] for row in rows),))
-        return [row[2] for row in rows]
 
 
 class _NoRoom(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -63,7 +63,10 @@ class DiskTier:
         self._boot = boot_id()
         self._files = ValueFiles(self.path / VALUES_DIR, fsync=self._boot is None)
         self._index = DiskIndex(
-            self.path / INDEX_NAME, busy_timeout=busy_timeout, log_size=log_size
+            self.path / INDEX_NAME,
+            self._files.remove,
+            busy_timeout=busy_timeout,
+            log_size=log_size,
         )
         self._open(warm)
         self._next_sweep = time.monotonic() + sweep_interval
@@ -81,7 +84,7 @@ class DiskTier:
             self._files.remove_all()
             self._index.open(self.max_size, self._order.name, reset=True)
         if not warm:
-            self._remove(self._index.clear(None))
+            self._index.clear(None)
         self.sweep()
         if self._boot is not None and self._index.checked_boot() != self._boot:
             self.verify()
@@ -103,13 +106,13 @@ class DiskTier:
         return await self._run(self.put_sync, namespace, key, value, token, deadline)
 
     async def invalidate(self, namespace: str, key: str) -> None:
-        await self._run(self._drop, self._index.invalidate, namespace, key)
+        await self._run(self._index.invalidate, namespace, key)
 
     async def invalidate_prefix(self, namespace: str, prefix: str) -> None:
-        await self._run(self._drop, self._index.invalidate_prefix, namespace, prefix)
+        await self._run(self._index.invalidate_prefix, namespace, prefix)
 
     async def clear(self, namespace: str | None = None) -> None:
-        await self._run(self._drop, self._index.clear, namespace)
+        await self._run(self._index.clear, namespace)
 
     async def changes(self, namespace: str, cursor: int | None) -> tuple[int, list[str] | None]:
         return await self._run(self._index.changes, namespace, cursor)
@@ -128,8 +131,7 @@ class DiskTier:
         """See :meth:`get`."""
         if not self._index.peek(namespace, key):
             return None
-        entry, expired = self._index.hit(namespace, key, self._order, time.time())
-        self._remove(expired)
+        entry = self._index.hit(namespace, key, self._order, time.time())
         if entry is None:
             return None
         start, stop = byte_span(request, entry.size)
@@ -137,7 +139,6 @@ class DiskTier:
         whole = start == 0 and stop == entry.size
         if data is None or (whole and checksum(data) != entry.checksum):
             self._index.drop(namespace, key, entry.file)
-            self._files.remove(entry.file)
             return None
         return data
 
@@ -149,20 +150,16 @@ class DiskTier:
         if len(value) > self.max_size or (deadline is not None and deadline <= now):
             return False
         entry = Entry(self._files.new_token(), len(value), checksum(value), deadline)
-        dropped = self._index.reserve(namespace, key, entry.size, token, entry.file, now)
-        if dropped is None:
+        if not self._index.reserve(namespace, key, entry.size, token, entry.file, now):
             return False
-        self._remove(dropped)
         try:
             self._files.write(entry.file, value)
         except BaseException as error:
-            self._files.remove(entry.file)
             self._index.release(entry.file)
             if isinstance(error, OSError):  # e.g. the disk is full: the value is not kept
                 return False
             raise
-        listed, removed = self._index.admit(namespace, key, entry, token, self._order)
-        self._remove(removed)
+        listed = self._index.admit(namespace, key, entry, token, self._order)
         self._sweep_if_due()
         return listed
 
@@ -174,9 +171,7 @@ class DiskTier:
         """Reconcile files and index: remove files no entry lists (left by a killed writer),
         drop entries whose file is gone and reservations of writers that died."""
         listing = [token for token, _ in self._files.listing()]
-        self._remove(
-            self._index.sweep(listing, self._files.exists, _alive, time.time(), lease=600.0)
-        )
+        self._index.sweep(listing, self._files.exists, _alive, time.time(), lease=600.0)
 
     def verify(self) -> None:
         """Read every value file whole and drop the entries whose size or checksum is wrong.
@@ -186,7 +181,6 @@ class DiskTier:
             data = self._files.read(entry.file, 0, entry.size, entry.size)
             if data is None or checksum(data) != entry.checksum:
                 self._index.drop(namespace, key, entry.file)
-                self._files.remove(entry.file)
 
     def close(self) -> None:
         """Close this process's connections; the values stay for the next process."""
@@ -203,13 +197,6 @@ class DiskTier:
     @staticmethod
     async def _run(function: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.to_thread(function, *args)
-
-    def _drop(self, invalidate: Callable[..., list[str]], *args: Any) -> None:
-        self._remove(invalidate(*args))
-
-    def _remove(self, files: Iterable[str]) -> None:
-        for file in files:
-            self._files.remove(file)
 
     def _sweep_if_due(self) -> None:
         if time.monotonic() < self._next_sweep:
@@ -252,16 +239,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _index_of(path: str | os.PathLike[str]) -> tuple[DiskIndex, ValueFiles]:
+def _index_of(path: str | os.PathLike[str]) -> DiskIndex:
     root = Path(path)
     if not (root / INDEX_NAME).is_file():
         raise FileNotFoundError(f"no disk tier at {root}: {root / INDEX_NAME} does not exist")
-    return DiskIndex(root / INDEX_NAME), ValueFiles(root / VALUES_DIR)
+    return DiskIndex(root / INDEX_NAME, ValueFiles(root / VALUES_DIR).remove)
 
 
 def describe_directory(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The :meth:`DiskTier.info` of the tier at ``path``, without opening it as a tier."""
-    index, _ = _index_of(path)
+    index = _index_of(path)
     try:
         return {"path": str(path), **index.stats()}
     finally:
@@ -271,9 +258,8 @@ def describe_directory(path: str | os.PathLike[str]) -> dict[str, Any]:
 def clear_directory(path: str | os.PathLike[str], namespace: str | None = None) -> None:
     """Drop what the tier at ``path`` holds (of ``namespace`` only, if given), and log it so
     that processes using the tier drop their copies too."""
-    index, files = _index_of(path)
+    index = _index_of(path)
     try:
-        for file in index.clear(namespace):
-            files.remove(file)
+        index.clear(namespace)
     finally:
         index.close()
