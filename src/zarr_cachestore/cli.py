@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from zarr_cachestore.cli_cache import add_cache_parser, cache_command
 from zarr_cachestore.registry import available
 
 __all__ = ["main", "parse_size"]
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         "simulate", help="replay a trace through eviction policies at several cache sizes"
     )
     _add_simulate_args(sim)
+    add_cache_parser(commands)
     return parser
 
 
@@ -178,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "simulate":
         return simulate_command(args)
+    if args.command == "cache":
+        return cache_command(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 
