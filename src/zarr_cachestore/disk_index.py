@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,14 +105,20 @@ class DiskIndex:
         self,
         path: Path,
         remove: Callable[[str], None],
+        order: SharedOrder | None = None,
         *,
         busy_timeout: float = 30.0,
         log_size: int = 10_000,
+        hit_interval: float = 1.0,
     ) -> None:
         if log_size < 1:
             raise ValueError(f"log_size must be at least 1, got {log_size}")
         self.path = path
         self._remove = remove
+        self._order = order
+        self.hit_interval = hit_interval
+        self._hits: list[tuple[str, str, str]] = []  # (namespace, key, file), oldest first
+        self._written = time.monotonic()
         self.busy_timeout = busy_timeout
         self.log_size = log_size
         self._local = threading.local()
@@ -137,14 +144,21 @@ class DiskIndex:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; it first counts the hits this process noted since the last."""
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
+        with self._lock:
+            hits, self._hits = self._hits, []
         try:
+            self._apply_hits(conn, hits)
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
+            with self._lock:
+                self._hits[:0] = hits
             raise
         conn.execute("COMMIT")
+        self._written = time.monotonic()
 
     def close(self) -> None:
         with self._lock:
@@ -251,35 +265,50 @@ class DiskIndex:
 
     # -- reading
 
-    def peek(self, namespace: str, key: str) -> bool:
-        """Whether ``key`` is listed, without a write lock (misses stay cheap)."""
+    def lookup(self, namespace: str, key: str) -> Entry | None:
+        """The entry of ``key`` as last committed, read without a lock."""
         row = self._connection().execute(
-            "SELECT 1 FROM entries WHERE namespace = ? AND key = ?", (namespace, key)
+            "SELECT file, size, checksum, deadline FROM entries WHERE namespace = ? AND key = ?",
+            (namespace, key),
         )
-        return row.fetchone() is not None
+        found = row.fetchone()
+        return None if found is None else Entry(*found)
 
-    def hit(self, namespace: str, key: str, order: SharedOrder, now: float) -> Entry | None:
-        """The entry of ``key``, its hit counted; ``None`` if not held or expired (dropped)."""
-        with self._write() as conn:
+    def count_hit(self, namespace: str, key: str, file: str) -> None:
+        """Note a hit on the entry in ``file``; it reaches the shared order with this
+        process's next write, or at :meth:`flush_hits`."""
+        with self._lock:
+            self._hits.append((namespace, key, file))
+
+    def hits_due(self) -> bool:
+        """Whether hits wait to be written and the last write is ``hit_interval`` old."""
+        return bool(self._hits) and time.monotonic() - self._written >= self.hit_interval
+
+    def flush_hits(self) -> None:
+        if self._hits:
+            with self._write():
+                pass
+
+    def _apply_hits(self, conn: sqlite3.Connection, hits: list[tuple[str, str, str]]) -> None:
+        """Count ``hits`` in the order they happened: each ticks the clock and sets the
+        entry's priority anew, unless its entry left or was replaced since."""
+        if self._order is None:
+            return
+        for namespace, key, file in hits:
             row = conn.execute(
-                "SELECT file, size, checksum, deadline, hits, inserted_at FROM entries "
-                "WHERE namespace = ? AND key = ?",
-                (namespace, key),
+                "SELECT size, hits, inserted_at FROM entries "
+                "WHERE namespace = ? AND key = ? AND file = ?",
+                (namespace, key, file),
             ).fetchone()
             if row is None:
-                return None
-            file, size, crc, deadline, hits, inserted_at = row
-            if deadline is not None and deadline <= now:
-                self._delete(conn, [(namespace, key, file, size)])
-                return None
+                continue
             clock, inflation = self._tick(conn)
-            info = EntryInfo(size, hits + 1, inserted_at, clock)
+            info = EntryInfo(row[0], row[1] + 1, row[2], clock)
             conn.execute(
                 "UPDATE entries SET hits = ?, last_access = ?, priority = ? "
                 "WHERE namespace = ? AND key = ?",
-                (info.hits, clock, order.priority(key, info, inflation), namespace, key),
+                (info.hits, clock, self._order.priority(key, info, inflation), namespace, key),
             )
-        return Entry(file, size, crc, deadline)
 
     def drop(self, namespace: str, key: str, file: str) -> None:
         """Unlist ``key`` if its entry is still the one in ``file`` (found damaged or gone)."""
@@ -335,14 +364,7 @@ class DiskIndex:
             conn.execute("UPDATE meta SET inflation = ?", (victim[4],))
             held -= victim[3]
 
-    def admit(
-        self,
-        namespace: str,
-        key: str,
-        entry: Entry,
-        token: int,
-        order: SharedOrder,
-    ) -> bool:
+    def admit(self, namespace: str, key: str, entry: Entry, token: int, order: SharedOrder) -> bool:
         """List the value written to ``entry.file`` under its reservation, replacing the one
         held for ``key``; refused, and its file removed, if ``key`` was invalidated since
         ``token`` or the reservation was swept as abandoned."""

@@ -65,6 +65,7 @@ class DiskTier:
         self._index = DiskIndex(
             self.path / INDEX_NAME,
             self._files.remove,
+            self._order,
             busy_timeout=busy_timeout,
             log_size=log_size,
         )
@@ -98,7 +99,10 @@ class DiskTier:
     async def get(
         self, namespace: str, key: str, request: ByteRequest | None = None
     ) -> bytes | None:
-        return await self._run(self.get_sync, namespace, key, request)
+        value = self.get_sync(namespace, key, request)  # no lock to wait for: run inline
+        if self._index.hits_due():
+            await self._run(self._index.flush_hits)
+        return value
 
     async def put(
         self, namespace: str, key: str, value: bytes, *, token: int, deadline: float | None
@@ -129,10 +133,11 @@ class DiskTier:
         self, namespace: str, key: str, request: ByteRequest | None = None
     ) -> bytes | None:
         """See :meth:`get`."""
-        if not self._index.peek(namespace, key):
-            return None
-        entry = self._index.hit(namespace, key, self._order, time.time())
+        entry = self._index.lookup(namespace, key)
         if entry is None:
+            return None
+        if entry.deadline is not None and entry.deadline <= time.time():
+            self._index.drop(namespace, key, entry.file)
             return None
         start, stop = byte_span(request, entry.size)
         data = self._files.read(entry.file, start, stop, entry.size)
@@ -140,6 +145,7 @@ class DiskTier:
         if data is None or (whole and checksum(data) != entry.checksum):
             self._index.drop(namespace, key, entry.file)
             return None
+        self._index.count_hit(namespace, key, entry.file)
         return data
 
     def put_sync(
@@ -183,7 +189,9 @@ class DiskTier:
                 self._index.drop(namespace, key, entry.file)
 
     def close(self) -> None:
-        """Close this process's connections; the values stay for the next process."""
+        """Write the hits not yet counted and close this process's connections; the values
+        stay for the next process."""
+        self._index.flush_hits()
         self._index.close()
 
     async def __aenter__(self) -> DiskTier:
