@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+import google_crc32c
 
 __all__ = ["TEMP_SUFFIX", "ValueFiles", "boot_id", "checksum"]
 
@@ -33,8 +34,9 @@ def boot_id() -> str | None:
 
 
 def checksum(data: bytes) -> int:
-    """CRC-32 of ``data``: catches torn and damaged files, at several GB/s."""
-    return zlib.crc32(data)
+    """CRC-32C of ``data``: catches torn and damaged files, in hardware where the CPU has it
+    (about ten times the speed of ``zlib.crc32``)."""
+    return int(google_crc32c.value(data))
 
 
 class ValueFiles:

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS entries (
     key TEXT NOT NULL,
     file TEXT NOT NULL UNIQUE,
     size INTEGER NOT NULL,
-    checksum INTEGER NOT NULL,
+    checksum INTEGER NOT NULL,             -- CRC-32C of the value
     deadline REAL,                         -- time.time() seconds, NULL for never
     hits INTEGER NOT NULL,
     inserted_at INTEGER NOT NULL,
