@@ -3,7 +3,6 @@ what survives a restart or a damaged file."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,10 @@ from zarr_cachestore.disk_tier import DiskTier
 from zarr_cachestore.shared import SharedTier
 
 
-async def put(tier: DiskTier, key: str, value: bytes, namespace: str = "ns", **kw: object) -> bool:
+async def put(
+    tier: DiskTier, key: str, value: bytes, namespace: str = "ns", deadline: float | None = None
+) -> bool:
     token = await tier.begin(namespace, key)
-    deadline = kw.get("deadline")
-    assert deadline is None or isinstance(deadline, float)
     return await tier.put(namespace, key, value, token=token, deadline=deadline)
 
 
@@ -73,25 +72,38 @@ async def test_a_put_replaces_the_value_and_its_file(tier: DiskTier) -> None:
     assert (await tier.info())["bytes"] == 3
 
 
-async def test_an_expired_value_is_not_served(tier: DiskTier) -> None:
-    assert await put(tier, "soon", b"v", deadline=time.time() + 0.05)
-    assert await put(tier, "later", b"w", deadline=time.time() + 60)
-    assert not await put(tier, "past", b"x", deadline=time.time() - 1)
+class Clock:
+    """Wall-clock seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_expired_value_is_not_served(tmp_path: Path) -> None:
+    clock = Clock()
+    tier = DiskTier(tmp_path, max_size=1000, clock=clock)
+    assert await put(tier, "soon", b"v", deadline=clock.now + 5)
+    assert await put(tier, "later", b"w", deadline=clock.now + 60)
+    assert not await put(tier, "past", b"x", deadline=clock.now)
     assert await tier.get("ns", "soon") == b"v"
-    time.sleep(0.06)
+    clock.now += 5
     assert await tier.get("ns", "soon") is None
     assert await tier.get("ns", "later") == b"w"
     assert (await tier.info())["entries"] == 1
 
 
 async def test_expired_values_leave_before_live_ones_are_evicted(tmp_path: Path) -> None:
-    tier = DiskTier(tmp_path, max_size=300)
+    clock = Clock()
+    tier = DiskTier(tmp_path, max_size=300, clock=clock)
     assert await put(tier, "live", b"l" * 100)
-    assert await put(tier, "dying", b"d" * 100, deadline=time.time() + 0.05)
+    assert await put(tier, "dying", b"d" * 100, deadline=clock.now + 5)
     assert await put(tier, "live2", b"l" * 100)
-    time.sleep(0.06)
+    clock.now += 5
     assert await put(tier, "new", b"n" * 100)
-    assert await held(tier, "live", "dying", "live2", "new") == ["live", "live2", "new"]
+    assert set(listed(tmp_path)) == {("ns", "live"), ("ns", "live2"), ("ns", "new")}
 
 
 # -- coherence

@@ -1,7 +1,7 @@
 """A persistent tier on local disk, shared safely by the processes of one host.
 
 Values are files under ``path/values``; an SQLite index beside them (``path/index.sqlite3``, in
-WAL mode) lists every entry with its namespace, key, size, CRC-32, deadline and eviction
+WAL mode) lists every entry with its namespace, key, size, CRC-32C, deadline and eviction
 metadata, and keeps the byte budget, the shared logical clock and the invalidation log. See
 ``docs/disk.md`` for the guarantees and how they are kept.
 """
@@ -52,12 +52,14 @@ class DiskTier:
         log_size: int = 10_000,
         sweep_interval: float = 600.0,
         busy_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(max_size, int) or max_size < 0:
             raise ValueError(f"max_size must be a number of bytes >= 0, got {max_size!r}")
         self.path = Path(path)
         self.max_size = max_size
         self.sweep_interval = sweep_interval
+        self.clock = clock  # what deadlines are compared with: every process must agree
         self._order = shared_order(policy)
         self.path.mkdir(parents=True, exist_ok=True)
         self._boot = boot_id()
@@ -136,7 +138,7 @@ class DiskTier:
         entry = self._index.lookup(namespace, key)
         if entry is None:
             return None
-        if entry.deadline is not None and entry.deadline <= time.time():
+        if entry.deadline is not None and entry.deadline <= self.clock():
             self._index.drop(namespace, key, entry.file)
             return None
         start, stop = byte_span(request, entry.size)
@@ -152,7 +154,7 @@ class DiskTier:
         self, namespace: str, key: str, value: bytes, token: int, deadline: float | None
     ) -> bool:
         """See :meth:`put`."""
-        now = time.time()
+        now = self.clock()
         if len(value) > self.max_size or (deadline is not None and deadline <= now):
             return False
         entry = Entry(self._files.new_token(), len(value), checksum(value), deadline)
