@@ -317,3 +317,21 @@ def test_an_unreadable_index_is_reported_or_replaced_when_cold(tmp_path: Path) -
     with pytest.raises(RuntimeError, match=r"cannot open the index .*warm=False"):
         DiskTier(tmp_path, max_size=100)
     DiskTier(tmp_path, max_size=100, warm=False).close()
+
+
+async def test_a_put_sweeps_when_the_interval_has_passed(tmp_path: Path) -> None:
+    tier = DiskTier(tmp_path, max_size=1000, sweep_interval=0.0)
+    orphan = tmp_path / "values" / "cd" / "cd56.tmp"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a killed writer")
+    assert await put(tier, "k", b"v")
+    assert not orphan.exists()
+    assert directory_bytes(tmp_path) == 1
+
+
+async def test_a_bad_byte_request_is_named(tier: DiskTier) -> None:
+    assert await put(tier, "k", b"value")
+    with pytest.raises(ValueError, match="not a byte range"):
+        await tier.get("ns", "k", RangeByteRequest(4, 2))
+    with pytest.raises(TypeError, match="pass a RangeByteRequest, OffsetByteRequest or"):
+        await tier.get("ns", "k", (0, 2))  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ INDEX_NAME = "index.sqlite3"
 VALUES_DIR = "values"
 
 _T = TypeVar("_T")
+_LEASE = 600.0  # seconds after which a reservation is taken as abandoned, whatever its pid
 
 
 class DiskTier:
@@ -96,7 +97,7 @@ class DiskTier:
     # -- the SharedTier protocol
 
     async def begin(self, namespace: str, key: str) -> int:
-        return await self._run(self._index.token)
+        return self._index.token()  # one indexed read, without a lock: inline
 
     async def get(
         self, namespace: str, key: str, request: ByteRequest | None = None
@@ -179,7 +180,7 @@ class DiskTier:
         """Reconcile files and index: remove files no entry lists (left by a killed writer),
         drop entries whose file is gone and reservations of writers that died."""
         listing = [token for token, _ in self._files.listing()]
-        self._index.sweep(listing, self._files.exists, _alive, time.time(), lease=600.0)
+        self._index.sweep(listing, self._files.exists, _alive, time.time(), lease=_LEASE)
 
     def verify(self) -> None:
         """Read every value file whole and drop the entries whose size or checksum is wrong.
