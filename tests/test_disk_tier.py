@@ -169,6 +169,12 @@ async def test_changes_cannot_list_past_the_end_of_the_log(tmp_path: Path) -> No
     assert (await tier.changes("ns", recent))[1] == ["x"]
 
 
+async def test_a_cursor_or_token_the_log_never_gave_is_refused(tier: DiskTier) -> None:
+    """As from an index that was since replaced: nothing can be said about it."""
+    assert (await tier.changes("ns", 999))[1] is None
+    assert not await tier.put("ns", "k", b"v", token=999, deadline=None)
+
+
 # -- eviction orders
 
 

@@ -195,11 +195,6 @@ class DiskIndex:
             self.close()
             raise IndexUnreadable(f"cannot open the index {self.path}: {error}") from error
 
-    def recorded(self) -> tuple[int, str]:
-        """The budget and the order recorded in the index."""
-        row = self._connection().execute("SELECT max_size, policy FROM meta").fetchone()
-        return int(row[0]), str(row[1])
-
     def checked_boot(self) -> str:
         """The boot of the machine after which every value file was last checked."""
         return str(self._connection().execute("SELECT boot FROM meta").fetchone()[0])
@@ -225,7 +220,7 @@ class DiskIndex:
 
     def _invalidated(self, conn: sqlite3.Connection, namespace: str, key: str, token: int) -> bool:
         (floor,) = conn.execute("SELECT log_floor FROM meta").fetchone()
-        if token < floor:
+        if not floor <= token <= self.token():  # trimmed, or from an index since recreated
             return True
         args = {"token": token, "namespace": namespace, "key": key}
         match = conn.execute(f"SELECT 1 FROM log WHERE {_MATCHES} LIMIT 1", args)
@@ -250,7 +245,7 @@ class DiskIndex:
         try:
             now = self.token()
             (floor,) = conn.execute("SELECT log_floor FROM meta").fetchone()
-            if cursor is None or cursor < floor:
+            if cursor is None or not floor <= cursor <= now:
                 return now, None
             rows = conn.execute(
                 "SELECT kind, key FROM log WHERE seq > ? AND seq <= ? "
