@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import version
 from typing import Any, NoReturn
 
+from zarr_cachestore.cli_cache import add_cache_parser, cache_command
 from zarr_cachestore.registry import PluginError, available, load
 from zarr_cachestore.simulate.advise import add_advise_parser, advise_command
 from zarr_cachestore.units import parse_fraction, parse_size
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.set_defaults(command_parser=sim)
     _add_simulate_args(sim)
     add_advise_parser(commands)
+    add_cache_parser(commands)
     return parser
 
 
@@ -286,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return simulate_command(args)
         if args.command == "advise":
             return advise_command(args)
+        if args.command == "cache":
+            return cache_command(args)
     except UsageError as exc:
         args.command_parser.error(str(exc))
     raise AssertionError(f"unhandled command {args.command}")
