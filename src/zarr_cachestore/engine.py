@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
-from zarr.abc.store import ByteRequest, RangeByteRequest, Store
+from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store
 
 from zarr_cachestore.config import CacheConfig
 from zarr_cachestore.deferred import Deferred
@@ -32,6 +32,8 @@ from zarr_cachestore.tiers import Later, tier_for
 
 if TYPE_CHECKING:
     from zarr.core.buffer import Buffer, BufferPrototype
+
+    from zarr_cachestore.simulate.record import TraceRecorder
 
 __all__ = ["MISS", "CacheEngine", "Unfinished"]
 
@@ -97,6 +99,7 @@ class CacheEngine:
         self.sizes = _Recent()  # key -> (size, until when), for getsize and promotion
         self._clock = config.clock
         self._on_access = self.admission.on_access
+        self.recorder: TraceRecorder | None = None  # given every access, when set
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
 
     def strategies(self) -> tuple[Any, ...]:
@@ -160,12 +163,22 @@ class CacheEngine:
         do, and the deletes the cache owes."""
         found = await self._read_and_drain(prototype, found)
         if type(found) is not _Miss:
+            self.record(key, request, found, hit=True)  # type: ignore[arg-type]
             return found  # type: ignore[return-value]
         span = None if request is None else Span.of(request)
         data = await self._fetch(source, key, prototype, request, span)
+        self.record(key, request, data, hit=False)
         if span is not None and self.config.promotion is not None:
             await self._promote(source, key, prototype, self.config.promotion)
         return data
+
+    def record(
+        self, key: str, request: ByteRequest | None, data: Buffer | None, *, hit: bool
+    ) -> None:
+        """Tell the recorder, if there is one, of an access and its answer."""
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.record(key, 0 if data is None else len(data), hit, _byte_range(request))
 
     async def lookup(
         self, key: str, prototype: BufferPrototype, request: ByteRequest | None
@@ -672,6 +685,17 @@ class CacheEngine:
 def _as(prototype: BufferPrototype, data: Buffer) -> Buffer:
     """``data`` as the buffer class the caller asked for (no copy when it already is)."""
     return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
+
+
+def _byte_range(request: ByteRequest | None) -> tuple[int, int | None] | None:
+    """A request as a trace writes it: ``(start, stop)``, ``(offset, None)``, ``(-n, None)``."""
+    if request is None:
+        return None
+    if isinstance(request, RangeByteRequest):
+        return (request.start, request.end)
+    if isinstance(request, OffsetByteRequest):
+        return (request.offset, None)
+    return (-request.suffix, None)
 
 
 def _on_event_loop() -> bool:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import inspect
+import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Self, SupportsIndex
 
 import attrs
@@ -21,6 +24,8 @@ from zarr_cachestore.tiers import check_cache_store, namespace_of
 
 if TYPE_CHECKING:
     from zarr.core.buffer import Buffer, BufferPrototype
+
+    from zarr_cachestore.simulate.record import TraceRecorder
 
 __all__ = ["CacheStore"]
 
@@ -89,6 +94,10 @@ class CacheStore(WrapperStore[Store]):
         read from it reach ``threshold`` of its size (whole-shard caching); ``None`` never does.
     strict
         Raise a strategy's exceptions instead of containing them (for developing a policy).
+    record
+        A path: record every access to it as a trace (zarr-aware CSV, or libCacheSim's
+        oracleGeneral for a ``.oracleGeneral`` path) for ``zarr-cachestore advise``; see
+        :meth:`recording`. Recording stops when the process exits or :meth:`stop_recording`.
     """
 
     _engine: CacheEngine
@@ -109,6 +118,7 @@ class CacheStore(WrapperStore[Store]):
         cache_missing: bool = False,
         promotion: WholeValuePromotion | None = None,
         strict: bool = False,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a zarr Store, got {type(store).__name__}")
@@ -128,6 +138,8 @@ class CacheStore(WrapperStore[Store]):
         if config.cache_store is not None:
             check_cache_store(config.cache_store, store)
         self._attach(store, config)
+        if record is not None:
+            self.start_recording(record)
 
     @classmethod
     async def open(cls, store_cls: type[Store] | Store, *args: Any, **kwargs: Any) -> Self:
@@ -294,6 +306,43 @@ class CacheStore(WrapperStore[Store]):
         """:meth:`clear_cache`, for code with no event loop of its own (a notebook cell)."""
         sync(self.clear_cache())
 
+    def start_recording(self, path: str | os.PathLike[str]) -> TraceRecorder:
+        """Record every access of this cache (all its views) to ``path`` from now on; a path
+        ending in ``.oracleGeneral`` gets libCacheSim's format, any other the zarr-aware CSV
+        that ``zarr-cachestore advise`` reads. Returns the recorder."""
+        from zarr_cachestore.simulate.record import TraceRecorder
+
+        if self._engine.recorder is not None:
+            raise ValueError(
+                f"this cache is already recording to {self._engine.recorder.path}; call "
+                "stop_recording() first"
+            )
+        oracle = os.fspath(path).endswith(".oracleGeneral")
+        recorder = TraceRecorder(path, "oraclegeneral" if oracle else "zarr-csv")
+        atexit.register(recorder.close)  # the trace is finished even if nobody stops it
+        self._engine.recorder = recorder
+        return recorder
+
+    def stop_recording(self) -> None:
+        """Stop recording and finish the trace file."""
+        recorder, self._engine.recorder = self._engine.recorder, None
+        if recorder is not None:
+            recorder.close()
+            atexit.unregister(recorder.close)
+
+    @contextlib.contextmanager
+    def recording(self, path: str | os.PathLike[str]) -> Iterator[TraceRecorder]:
+        """Record the accesses made inside the ``with`` block to ``path``::
+
+        with store.recording("reads.csv"):
+            array[0:100]
+        """
+        recorder = self.start_recording(path)
+        try:
+            yield recorder
+        finally:
+            self.stop_recording()
+
     async def settle(self) -> None:
         """Wait until the cache-store writes and deletes under way on this event loop are done."""
         await self._engine.deferred.settle()
@@ -309,6 +358,8 @@ class CacheStore(WrapperStore[Store]):
         found = engine.answer_now(key, prototype, byte_range)
         if isinstance(found, Unfinished) or engine.deferred.doomed:
             return await engine.finish(self._store, key, prototype, byte_range, found)
+        if engine.recorder is not None:
+            engine.record(key, byte_range, found, hit=True)
         return found
 
     async def get_partial_values(
@@ -413,9 +464,12 @@ class CacheStore(WrapperStore[Store]):
         engine = self._engine
         found = engine.answer_now(key, prototype, byte_range)
         if not isinstance(found, Unfinished) and not engine.deferred.doomed:
+            engine.record(key, byte_range, found, hit=True)
             return found
         if found is MISS and self._supports_sync_io:
-            return engine.fetch_now(self._store, key, prototype, byte_range)
+            data = engine.fetch_now(self._store, key, prototype, byte_range)
+            engine.record(key, byte_range, data, hit=False)
+            return data
         return sync(engine.finish(self._store, key, prototype, byte_range, found))
 
     def set_sync(self, key: str, value: Buffer) -> None:
