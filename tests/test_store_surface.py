@@ -76,7 +76,7 @@ SURFACE: dict[str, Member] = {
     "_open": Member("passthrough", "opens the source"),
     "_ensure_open": Member("passthrough", "opens the source if need be"),
     "_is_open": Member("passthrough", "whether the source is open"),
-    "close": Member("passthrough", "closes the source; the cache is kept"),
+    "close": Member("cached", "stops the prefetches under way, then closes the source"),
     "__enter__": Member("passthrough", "enters the source, rewrapped by the cached _with_store"),
     "__exit__": Member("passthrough", "exits (closes) the source"),
     "__str__": Member("passthrough", "'wrapping-' and the source"),

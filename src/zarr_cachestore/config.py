@@ -18,7 +18,7 @@ from zarr_cachestore.units import parse_size
 
 __all__ = ["CacheConfig", "expiry_from_max_age", "flag"]
 
-STRATEGIES = ("eviction", "expiry", "admission", "range_cache")
+STRATEGIES = ("eviction", "expiry", "admission", "range_cache", "prefetch")
 
 
 def _max_size(value: object) -> int | None:
@@ -82,6 +82,14 @@ def _clock(value: Callable[[], float]) -> Callable[[], float]:
     return value
 
 
+def _prefetch_limit(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"prefetch_limit must be a positive number of fetches under way at once, got {value!r}"
+        )
+    return value
+
+
 def _cache_store(value: object) -> Store | None:
     if value is not None and not isinstance(value, Store):
         raise TypeError(f"cache_store must be a zarr Store or None, got {type(value).__name__}")
@@ -103,6 +111,8 @@ class CacheConfig:
     cache_missing: bool = False
     promotion: WholeValuePromotion | None = attrs.field(default=None, converter=_promotion)
     strict: bool = False
+    prefetch: Any = "none"
+    prefetch_limit: int = attrs.field(default=4, converter=_prefetch_limit)
 
     def detached(self) -> CacheConfig:
         """This configuration with private, empty copies of any strategy objects in it."""

@@ -25,7 +25,10 @@ from zarr_cachestore.config import CacheConfig
 from zarr_cachestore.deferred import Deferred
 from zarr_cachestore.inflight import RETRY, Flight, Keys, Ticket, Tickets
 from zarr_cachestore.ledger import Entry, Ledger
+from zarr_cachestore.prefetch import NoPrefetch
+from zarr_cachestore.protocols import Demotable
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
+from zarr_cachestore.readahead import Readahead
 from zarr_cachestore.registry import resolve
 from zarr_cachestore.stats import Faults, Stats, logger
 from zarr_cachestore.tiers import Later, tier_for
@@ -83,11 +86,17 @@ class CacheEngine:
         self.expiry = resolve("expiry", config.expiry)
         self.admission = resolve("admission", config.admission)
         self.range_cache = resolve("range_cache", config.range_cache)
+        prefetch = resolve("prefetch", config.prefetch)
         if len(self.eviction):
             raise ValueError(
                 f"eviction policy {self.eviction!r} already tracks {len(self.eviction)} entries; "
                 "give each CacheStore a policy object of its own"
             )
+        self.readahead = (
+            None
+            if isinstance(prefetch, NoPrefetch)
+            else Readahead(self, prefetch, config.prefetch_limit)
+        )
         _claim(self, self.strategies())
         self.tier = tier_for(config.cache_store, namespace)
         self.ledger = Ledger(
@@ -103,7 +112,8 @@ class CacheEngine:
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
 
     def strategies(self) -> tuple[Any, ...]:
-        return (self.eviction, self.expiry, self.admission, self.range_cache)
+        prefetch = () if self.readahead is None else (self.readahead.policy,)
+        return (self.eviction, self.expiry, self.admission, self.range_cache, *prefetch)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -163,22 +173,59 @@ class CacheEngine:
         do, and the deletes the cache owes."""
         found = await self._read_and_drain(prototype, found)
         if type(found) is not _Miss:
-            self.record(key, request, found, hit=True)  # type: ignore[arg-type]
+            self.accessed(source, key, request, found, hit=True)  # type: ignore[arg-type]
             return found  # type: ignore[return-value]
         span = None if request is None else Span.of(request)
         data = await self._fetch(source, key, prototype, request, span)
-        self.record(key, request, data, hit=False)
+        self.accessed(source, key, request, data, hit=False)
         if span is not None and self.config.promotion is not None:
             await self._promote(source, key, prototype, self.config.promotion)
         return data
 
-    def record(
-        self, key: str, request: ByteRequest | None, data: Buffer | None, *, hit: bool
+    def accessed(
+        self,
+        source: Store,
+        key: str,
+        request: ByteRequest | None,
+        data: Buffer | None,
+        *,
+        hit: bool,
     ) -> None:
-        """Tell the recorder, if there is one, of an access and its answer."""
+        """Tell the recorder and the prefetcher, if there are, of an access and its answer."""
         recorder = self.recorder
         if recorder is not None:
             recorder.record(key, 0 if data is None else len(data), hit, _byte_range(request))
+        if self.readahead is not None:
+            self.readahead.accessed(source, key, request, data)
+
+    async def prefetch(
+        self, source: Store, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    ) -> None:
+        """Read ``key`` (or ``request`` of it) into the cache ahead of its reader, through the
+        miss path. A whole value nobody has read yet is marked unused and, where the eviction
+        policy can, put first in line for eviction; a read that joined the prefetch counts as
+        its hit."""
+        span = None if request is None else Span.of(request)
+        flight_key: _FlightKey = key if request is None else (key, request)
+        with self.lock:
+            if flight_key in self.flights:
+                return  # a reader got there first
+            flight = self.flights[flight_key] = Flight(self.reads.open(key, self._clock()))
+        fill = self._fill(source, key, prototype, request, span, flight_key, flight)
+        await asyncio.shield(self.deferred.start(fill))
+        with self.lock:
+            if request is None and key in self.ledger and self.readahead is not None:
+                self.stats.prefetched += 1
+                if flight.joined:
+                    self.stats.prefetch_hits += 1
+                    return
+                self.readahead.unused.add(key)
+                if isinstance(self.eviction, Demotable):
+                    try:
+                        self.eviction.demote(key)
+                    except Exception as error:
+                        self.ledger.remove(key)
+                        self.faults.strategy(self.eviction, error)
 
     async def lookup(
         self, key: str, prototype: BufferPrototype, request: ByteRequest | None
@@ -237,6 +284,8 @@ class CacheEngine:
         failed (the entry is then dropped). Under the lock."""
         if not self.ledger.hit(key):
             return MISS
+        if self.readahead is not None:
+            self.readahead.hit(key)
         try:
             entry.deadline = self.expiry.on_read(key, now, entry.deadline)
         except Exception as error:
@@ -290,6 +339,7 @@ class CacheEngine:
                 self.flights[flight_key] = flight
             else:
                 self.stats.coalesced += 1
+                flight.joined = True
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("a miss of %r waits for the read already under way", flight_key)
         if leader:
@@ -519,6 +569,8 @@ class CacheEngine:
 
         A value still being written is left to its write, which deletes it when it settles.
         """
+        if self.readahead is not None:
+            self.readahead.released(key, entry.size)
         if isinstance(key, RangeKey):
             self._pop_range(key)
         elif entry.ready and not entry.absent:
@@ -620,6 +672,8 @@ class CacheEngine:
                 self.faults.strategy(self.range_cache, error)
             self.sizes.clear()
             self.range_bytes.clear()
+            if self.readahead is not None:
+                self.readahead.clear()
             cleared = self.tier.clear_now()
         if not cleared:
             try:

@@ -68,6 +68,7 @@ class Flight:
 
     ticket: Ticket
     result: concurrent.futures.Future[Any] = attrs.field(factory=concurrent.futures.Future)
+    joined: bool = False  # whether another read waited for it
 
     def __attrs_post_init__(self) -> None:
         self.result.set_running_or_notify_cancel()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AdmissionPolicy",
     "CapacityAware",
+    "Demotable",
     "EvictionPolicy",
     "ExpiryPolicy",
     "InsertAware",
@@ -90,6 +91,17 @@ class InsertAware(Protocol):
 
     def before_insert(self, key: Hashable, size: int) -> None:
         """``key`` (``size`` bytes) is about to be inserted."""
+
+
+@runtime_checkable
+class Demotable(Protocol):
+    """An optional eviction-policy hook: ``key`` was prefetched and not yet read, so it may
+    go first. A policy without it keeps prefetched entries where it put them, as the built-ins
+    do: a prefetched chunk is most often the very next one read, and put first in line it is
+    evicted before its reader arrives."""
+
+    def demote(self, key: Hashable) -> None:
+        """Make ``key`` the next victim, as far as the policy's order allows."""
 
 
 def store_key(entry: Hashable) -> str:

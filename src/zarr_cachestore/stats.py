@@ -29,6 +29,9 @@ class Stats:
     coalesced: int = 0
     cache_errors: int = 0
     policy_errors: int = 0
+    prefetched: int = 0
+    prefetch_hits: int = 0
+    prefetch_wasted_bytes: int = 0
     bytes_from_cache: int = 0
     bytes_from_source: int = 0
 

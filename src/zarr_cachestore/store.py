@@ -94,6 +94,13 @@ class CacheStore(WrapperStore[Store]):
         read from it reach ``threshold`` of its size (whole-shard caching); ``None`` never does.
     strict
         Raise a strategy's exceptions instead of containing them (for developing a policy).
+    prefetch
+        What to read ahead of the reader, in the background: ``"none"`` (the default),
+        ``"sequential"`` (the next chunks along the direction of the last reads),
+        ``"neighbors"`` (the chunk-grid neighbourhood of the last reads), a plugin's name, a
+        class or an object (see :class:`~zarr_cachestore.PrefetchPolicy`).
+    prefetch_limit
+        How many prefetches may be under way at once.
     record
         A path: record every access to it as a trace (zarr-aware CSV, or libCacheSim's
         oracleGeneral for a ``.oracleGeneral`` path) for ``zarr-cachestore advise``; see
@@ -119,6 +126,8 @@ class CacheStore(WrapperStore[Store]):
         promotion: WholeValuePromotion | None = None,
         strict: bool = False,
         record: str | os.PathLike[str] | None = None,
+        prefetch: Any = "none",
+        prefetch_limit: int = 4,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a zarr Store, got {type(store).__name__}")
@@ -134,6 +143,8 @@ class CacheStore(WrapperStore[Store]):
             cache_missing=flag("cache_missing", cache_missing),
             promotion=promotion,
             strict=flag("strict", strict),
+            prefetch=prefetch,
+            prefetch_limit=prefetch_limit,
         )
         if config.cache_store is not None:
             check_cache_store(config.cache_store, store)
@@ -206,6 +217,18 @@ class CacheStore(WrapperStore[Store]):
     def range_cache(self) -> Any:
         """The range cache in use."""
         return self._engine.range_cache
+
+    @property
+    def prefetch(self) -> Any:
+        """The prefetch policy in use (``None`` for none)."""
+        readahead = self._engine.readahead
+        return None if readahead is None else readahead.policy
+
+    def close(self) -> None:
+        """Stop the prefetches under way, then close the source."""
+        if self._engine.readahead is not None:
+            self._engine.readahead.cancel()
+        super().close()
 
     def _view(self, store: Store) -> Self:
         """This cache in front of ``store`` (the same data, seen another way)."""
@@ -358,8 +381,8 @@ class CacheStore(WrapperStore[Store]):
         found = engine.answer_now(key, prototype, byte_range)
         if isinstance(found, Unfinished) or engine.deferred.doomed:
             return await engine.finish(self._store, key, prototype, byte_range, found)
-        if engine.recorder is not None:
-            engine.record(key, byte_range, found, hit=True)
+        if engine.recorder is not None or engine.readahead is not None:
+            engine.accessed(self._store, key, byte_range, found, hit=True)
         return found
 
     async def get_partial_values(
@@ -464,11 +487,11 @@ class CacheStore(WrapperStore[Store]):
         engine = self._engine
         found = engine.answer_now(key, prototype, byte_range)
         if not isinstance(found, Unfinished) and not engine.deferred.doomed:
-            engine.record(key, byte_range, found, hit=True)
+            engine.accessed(self._store, key, byte_range, found, hit=True)
             return found
         if found is MISS and self._supports_sync_io:
             data = engine.fetch_now(self._store, key, prototype, byte_range)
-            engine.record(key, byte_range, data, hit=False)
+            engine.accessed(self._store, key, byte_range, data, hit=False)
             return data
         return sync(engine.finish(self._store, key, prototype, byte_range, found))
 
