@@ -81,7 +81,7 @@ local function split(member)
 end
 
 local function count(hash, field, delta)
-  if redis.call('HINCRBY', hash, field, delta) <= 0 then redis.call('HDEL', hash, field) end
+  if redis.call('HINCRBY', hash, field, int(delta)) <= 0 then redis.call('HDEL', hash, field) end
 end
 
 -- Forget an entry and its value; its size, or nil if it was not held.
