@@ -180,4 +180,6 @@ async def test_a_server_that_goes_away_raises_a_connection_error_and_comes_back(
     assert await store.get("k", PROTO) is None  # the server kept nothing
     await store.set("k", buf(b"w"))
     assert raw(await store.get("k", PROTO)) == b"w"
+    own_redis_server.restart()  # killed and started again between two calls
+    assert await store.get("k", PROTO) is None
     await store.aclose()

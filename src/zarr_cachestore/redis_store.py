@@ -69,6 +69,10 @@ def reaching(url: str) -> Iterator[None]:
         raise RedisUnavailable(f"cannot reach Redis at {_display(url)}: {error}") from error
 
 
+# Closing tasks started from within their own loop, kept until done.
+_closing: set[asyncio.Task[None]] = set()
+
+
 class LoopClients:
     """One ``redis.asyncio`` client for ``url`` per running event loop."""
 
@@ -119,9 +123,6 @@ class LoopClients:
                     future.result(_CLOSE_TIMEOUT)
             else:
                 loop.run_until_complete(client.aclose())
-
-
-_closing: set[asyncio.Task[None]] = set()
 
 
 class LuaScript:
