@@ -4,10 +4,13 @@ like glob patterns, connections on several event loops, and a server that goes a
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+import time
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
 from zarr.core.buffer import cpu
@@ -137,20 +140,31 @@ async def test_set_if_not_exists_keeps_the_first_value(store: RedisStore) -> Non
     assert raw(await store.get("k", PROTO)) == b"first"
 
 
+def connections(url: str, expected: int | None = None) -> int:
+    """How many clients are connected to the server, besides the one asking; given what is
+    ``expected``, wait up to a second for it, as the server sees closed sockets a little late."""
+    deadline = time.monotonic() + 1.0
+    with redis.Redis.from_url(url) as client:
+        while True:
+            count = len(client.client_list()) - 1
+            if count == expected or expected is None or time.monotonic() > deadline:
+                return count
+            time.sleep(0.01)
+
+
 def test_synchronous_and_asynchronous_callers_each_get_a_client_on_their_loop(
     redis_url: str, redis_prefix: str
 ) -> None:
+    before = connections(redis_url)
     store = RedisStore(redis_url, prefix=redis_prefix)
     sync(store.set("k", buf(b"from zarr's loop")))
-
-    async def read_on_another_loop() -> bytes | None:
-        return raw(await store.get("k", PROTO))
-
-    import asyncio
-
-    assert asyncio.run(read_on_another_loop()) == b"from zarr's loop"
+    loop = asyncio.new_event_loop()
+    assert raw(loop.run_until_complete(store.get("k", PROTO))) == b"from zarr's loop"
     assert raw(sync(store.get("k", PROTO))) == b"from zarr's loop"
-    store.close()
+    assert connections(redis_url, before + 2) == before + 2  # one client on each loop
+    store.close()  # from outside both loops: each client is closed on its own
+    assert connections(redis_url, before) == before
+    loop.close()
 
 
 async def test_a_pickled_store_reconnects_in_its_new_life(store: RedisStore) -> None:
