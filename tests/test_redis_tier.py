@@ -303,6 +303,18 @@ async def test_a_damaged_value_is_dropped_not_returned(
     assert audit(redis_url, redis_prefix) == (0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("lost", ["v:", "crc"])
+async def test_an_entry_whose_value_or_checksum_redis_evicted_is_forgotten(
+    make_tier: Any, redis_url: str, redis_prefix: str, lost: str
+) -> None:
+    tier = make_tier()
+    assert await put(tier, "empty", b"")
+    with redis.Redis.from_url(redis_url) as client:
+        client.delete(f"{redis_prefix}{lost}{NS}\0empty" if lost == "v:" else redis_prefix + lost)
+    assert await tier.get(NS, "empty") is None
+    assert (await tier.info())["entries"] == 0
+
+
 # -- several OS processes -----------------------------------------------------------------------
 
 

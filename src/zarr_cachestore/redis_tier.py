@@ -169,7 +169,8 @@ def _script(body: str, *, check_config: bool = True) -> LuaScript:
 _BEGIN = _script("return sequence(ARGV[5])")
 
 # ARGV[5..8]: member, range kind ('' for the whole value) and its two numbers.
-# The whole value comes with its CRC-32; a value of another length than its entry's is dropped.
+# The whole value comes with its CRC-32. An entry whose value has another length, or whose value
+# or checksum is gone (Redis's maxmemory eviction may take either), is dropped.
 _GET = _script(
     """
 local member = ARGV[5]
@@ -177,12 +178,13 @@ local size = redis.call('HGET', SIZE, member)
 if not size then return false end
 local vkey = P..'v:'..member
 local n = redis.call('STRLEN', vkey)
-if n ~= tonumber(size) then
+local crc = redis.call('HGET', CRC, member)
+if n ~= tonumber(size) or not crc or (n == 0 and redis.call('EXISTS', vkey) == 0) then
   remove(member)
   return false
 end
 rank(member, n, false)
-if ARGV[6] == '' then return {redis.call('GET', vkey), redis.call('HGET', CRC, member)} end
+if ARGV[6] == '' then return {redis.call('GET', vkey), crc} end
 return {read_range(vkey, n, ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]))}
 """
 )
