@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import pickle
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -112,6 +113,15 @@ async def test_from_store_uses_the_stores_server_under_a_reserved_name(
     assert await put(tier, "k", b"value")
     assert await tier.get(NS, "k") == b"value"
     await tier.aclose()
+
+
+async def test_a_pickled_tier_is_the_same_tier(make_tier: Any) -> None:
+    tier = make_tier(max_size=50, policy="fifo", log_length=7)
+    assert await put(tier, "k", b"v")
+    copy = pickle.loads(pickle.dumps(tier))
+    assert repr(copy) == repr(tier)
+    assert await copy.get(NS, "k") == b"v"
+    await copy.aclose()
 
 
 # -- values, ranges and the budget -------------------------------------------------------------
