@@ -381,3 +381,20 @@ async def test_a_dead_server_raises_a_connection_error_and_the_tier_recovers(
     assert await put(tier, "j", b"v")
     assert await tier.get(NS, "j") == b"v"
     await tier.aclose()
+
+
+async def test_a_server_that_hangs_times_out_as_a_connection_error(
+    own_redis_server: RedisServer,
+) -> None:
+    tier = RedisTier(f"{own_redis_server.url}?socket_timeout=0.2", max_size=100)
+    assert await put(tier, "k", b"v")
+    own_redis_server.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailable, match="Timeout"):
+            await tier.get(NS, "k")
+        assert time.monotonic() - started < 5
+    finally:
+        own_redis_server.resume()
+    assert await tier.get(NS, "k") == b"v"
+    await tier.aclose()

@@ -40,6 +40,10 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 
 __all__ = ["LoopClients", "LuaScript", "RedisStore", "RedisUnavailable"]
 
+CONNECT_TIMEOUT = 2.0
+"""Seconds to connect, unless the URL sets ``socket_connect_timeout``."""
+REPLY_TIMEOUT = 10.0
+"""Seconds to wait for a reply, unless the URL sets ``socket_timeout``."""
 _CLOSE_TIMEOUT = 5.0
 _SCAN_BATCH = 1000
 
@@ -87,8 +91,13 @@ class LoopClients:
         if client is None:
             self._forget_closed_loops()
             # One quick retry lets a pooled connection broken by a server restart reconnect;
-            # a server that is down fails the call at once.
-            client = aioredis.from_url(self.url, retry=Retry(NoBackoff(), 1))
+            # a server that is down fails the call at once, one that hangs after the timeouts.
+            client = aioredis.from_url(
+                self.url,
+                retry=Retry(NoBackoff(), 1),
+                socket_connect_timeout=CONNECT_TIMEOUT,
+                socket_timeout=REPLY_TIMEOUT,
+            )
             self._clients[loop] = client
         return client
 
@@ -188,9 +197,11 @@ class RedisStore(Store):
     """A zarr store that keeps each value as the Redis string ``prefix + key``.
 
     ``url`` is a redis-py URL (``redis://host:port/db``, ``rediss://`` for TLS, ``unix://``);
-    its query sets client options such as ``socket_timeout``. Every key the store lists,
-    deletes or clears starts with ``prefix``; with an empty prefix that is the whole database.
-    Connection failures raise :class:`RedisUnavailable`, a :class:`ConnectionError`.
+    its query sets client options such as ``socket_timeout`` (by default
+    :data:`REPLY_TIMEOUT`) and ``socket_connect_timeout`` (:data:`CONNECT_TIMEOUT`).
+    Every key the store lists, deletes or clears starts with ``prefix``; with an empty prefix
+    that is the whole database. Connection failures and timeouts raise
+    :class:`RedisUnavailable`, a :class:`ConnectionError`.
     """
 
     supports_writes: bool = True
