@@ -2,17 +2,17 @@
 that every process of every host sees, under one byte budget the server itself enforces.
 
 Every operation is one Lua script, so each runs atomically on the server whatever other clients
-do at the same time. Under the tier's key prefix ``P``:
+do at the same time. Under the tier's key prefix ``<P>``:
 
-- ``P v:<ns>\\0<key>`` holds a value, with a Redis TTL when it has a deadline;
-- ``P prio`` ranks the entries (a sorted set: the lowest is evicted first), ``P size`` and
-  ``P crc`` hold each entry's length and CRC-32, ``P freq`` its hits (LFU, GDSF);
-- ``P exp`` holds the deadlines, so that the scripts forget the entries Redis expired
+- ``<P>v:<ns>\\0<key>`` holds a value, with a Redis TTL when it has a deadline;
+- ``<P>prio`` ranks the entries (a sorted set: the lowest is evicted first), ``<P>size`` and
+  ``<P>crc`` hold each entry's length and CRC-32, ``<P>freq`` its hits (LFU, GDSF);
+- ``<P>exp`` holds the deadlines, so that the scripts forget the entries Redis expired
   before they count bytes: the budget never counts an expired value;
-- ``P stats``, ``P nsbytes`` and ``P nsentries`` count bytes and entries, in all and per
-  namespace; ``P keys:<ns>`` lists a namespace's keys in order, for prefix invalidation;
-- ``P seq`` numbers each namespace's invalidations; ``P ver:<ns>`` holds the number of each
-  key's latest one, ``P floor`` that of the latest "drop all", and ``P log:<ns>`` the
+- ``<P>stats``, ``<P>nsbytes`` and ``<P>nsentries`` count bytes and entries, in all and per
+  namespace; ``<P>keys:<ns>`` lists a namespace's keys in order, for prefix invalidation;
+- ``<P>seq`` numbers each namespace's invalidations; ``<P>ver:<ns>`` holds the number of each
+  key's latest one, ``<P>floor`` that of the latest "drop all", and ``<P>log:<ns>`` the
   latest ``log_length`` of them, which :meth:`RedisTier.changes` reads.
 
 A namespace's numbers start at the server's clock in microseconds when its counter is made, so
