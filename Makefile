@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test lint docs bench clean services
 
 $(STAMP): pyproject.toml $(wildcard policies/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml $(wildcard policies/pyproject.toml)
 demo: $(STAMP)
 	$(VENV)/bin/python -m zarr_cachestore.demo $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) services
 	$(VENV)/bin/python -m pytest $(ARGS)
+
+services:
+	bash scripts/services.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests $(wildcard policies)

@@ -11,6 +11,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from services import own_redis_server, redis_prefix, redis_server, redis_url
+
+__all__ = ["own_redis_server", "redis_prefix", "redis_server", "redis_url"]
+
 settings.register_profile(
     "ci",
     derandomize=True,

@@ -1,5 +1,8 @@
 """A policy-pluggable read cache for zarr v3 stores."""
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from zarr_cachestore.admission import AdmitAll, MaxSize
 from zarr_cachestore.base import EntryInfo, PriorityPolicy
 from zarr_cachestore.eviction import FIFO, LFU, LRU
@@ -26,6 +29,25 @@ from zarr_cachestore.protocols import (
 from zarr_cachestore.ranges import InMemoryRangeCache, RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.registry import PluginError, available
 from zarr_cachestore.store import CacheStore
+
+if TYPE_CHECKING:
+    from zarr_cachestore.redis_store import RedisStore, RedisUnavailable
+    from zarr_cachestore.redis_tier import RedisTier
+
+# Imported on first use: they need the optional ``redis`` extra.
+_REDIS_NAMES = {
+    "RedisStore": "redis_store",
+    "RedisUnavailable": "redis_store",
+    "RedisTier": "redis_tier",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _REDIS_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zarr_cachestore' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"zarr_cachestore.{module}"), name)
+
 
 __all__ = [
     "FIFO",
@@ -55,6 +77,9 @@ __all__ = [
     "PriorityPolicy",
     "RangeCache",
     "RangeKey",
+    "RedisStore",
+    "RedisTier",
+    "RedisUnavailable",
     "Sequential",
     "Span",
     "WholeValuePromotion",
