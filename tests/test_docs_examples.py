@@ -82,10 +82,16 @@ def _label(page: Path) -> str:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory holding a small copy of the demo's array, at the demo's path."""
+def workdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
+    """A working directory holding a small copy of the demo's array, at the demo's path; and,
+    for a page about Redis, a server whose address is ``REDIS_URL``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    page: Path = request.node.callspec.params["page"]
+    if "RedisStore(" in page.read_text():
+        monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))
     settings = Settings()
     rows_per_chunk = settings.chunk_kib * 1024 // (CHANNELS * 4)
     array = zarr.create_array(

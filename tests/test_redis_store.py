@@ -42,6 +42,25 @@ class TestRedisStore(StoreTests[RedisStore, cpu.Buffer]):
         yield store
         await store.aclose()
 
+    async def test_with_read_only_store(  # type: ignore[override]
+        self, open_kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """zarr's test, with the stores it opens closed after it (it leaves them open)."""
+        opened: list[RedisStore] = []
+        open_store = RedisStore.open
+
+        async def recording_open(*args: Any, **kwargs: Any) -> RedisStore:
+            store = await open_store(*args, **kwargs)
+            opened.append(store)
+            return store
+
+        monkeypatch.setattr(RedisStore, "open", recording_open)
+        try:
+            await super().test_with_read_only_store(open_kwargs)
+        finally:
+            for store in opened:
+                await store.aclose()
+
     # The suite's direct access to the truth: the Redis strings, through a client of our own.
 
     async def get(self, store: RedisStore, key: str) -> cpu.Buffer:

@@ -241,7 +241,11 @@ class RedisStore(Store):
         self.__init__(state["url"], prefix=state["prefix"], read_only=state["read_only"])  # type: ignore[misc]
 
     def with_read_only(self, read_only: bool = False) -> RedisStore:
-        return type(self)(self.url, prefix=self.prefix, read_only=read_only)
+        """The same data, opened ``read_only``; it shares this store's connections, so closing
+        either closes both."""
+        view = type(self)(self.url, prefix=self.prefix, read_only=read_only)
+        view._clients = self._clients
+        return view
 
     # -- lifetime ---------------------------------------------------------------------------
 
