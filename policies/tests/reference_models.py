@@ -122,11 +122,11 @@ class RefARC:
     def ghost(self, key: Hashable) -> bool:
         c = self.budget.capacity
         if key in [k for k, _ in self.b1]:
-            self.p = min(self.p + max(total(self.b2) / total(self.b1), 1), c)
+            self.p = min(self.p + max(total(self.b2) / max(total(self.b1), 1), 1), c)
             del self.b1[index(self.b1, key)]
             return True
         if key in [k for k, _ in self.b2]:
-            self.p = max(self.p - max(total(self.b1) / total(self.b2), 1), 0)
+            self.p = max(self.p - max(total(self.b1) / max(total(self.b2), 1), 1), 0)
             del self.b2[index(self.b2, key)]
             return True
         return False

@@ -91,8 +91,11 @@ class ARC(Budgeted):
         return len(self._t1) + len(self._t2)
 
     def _adapt(self, key: Hashable) -> bool:
-        """Apply a ghost hit of ``key`` to ``p`` and forget the ghost; return whether it was one."""
-        b1, b2 = self._b1.bytes, self._b2.bytes
+        """Apply a ghost hit of ``key`` to ``p`` and forget the ghost; return whether it was one.
+
+        A list that holds only empty ghosts counts as one byte, as a page of the paper's does.
+        """
+        b1, b2 = max(self._b1.bytes, 1), max(self._b2.bytes, 1)
         if key in self._b1:
             self._p = min(self._p + max(b2 / b1, 1.0), self._budget.capacity)
             self._b1.pop(key)
