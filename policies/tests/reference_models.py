@@ -163,18 +163,19 @@ class RefARC:
     def peek(self) -> Hashable | None:
         if not self.t1 and not self.t2:
             return None
-        if not self.ghost_hit and self.l1_full() and not self.b1:
+        if not self.ghost_hit and self.l1_full() and not self.b1 and self.t1:
             return self.t1[0][0]
         return (self.t1 if self.takes_t1() else self.t2)[0][0]
 
     def evict(self) -> Hashable:
         c = self.budget.capacity
         if not self.ghost_hit and self.l1_full():
-            if not self.b1:
+            if self.b1:
+                self.b1.pop(0)
+            elif self.t1:
                 key, size = self.t1.pop(0)
                 self.budget.used -= size
                 return key
-            self.b1.pop(0)
         elif (
             self.b2 and not self.ghost_hit and total(self.t1 + self.t2 + self.b1 + self.b2) >= 2 * c
         ):

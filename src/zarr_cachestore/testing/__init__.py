@@ -7,5 +7,11 @@ pytest.
 from zarr_cachestore.testing.admission import check_admission_policy
 from zarr_cachestore.testing.eviction import check_eviction_policy
 from zarr_cachestore.testing.expiry import check_expiry_policy
+from zarr_cachestore.testing.store import check_cache_store
 
-__all__ = ["check_admission_policy", "check_eviction_policy", "check_expiry_policy"]
+__all__ = [
+    "check_admission_policy",
+    "check_cache_store",
+    "check_eviction_policy",
+    "check_expiry_policy",
+]

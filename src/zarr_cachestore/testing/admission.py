@@ -29,6 +29,7 @@ __all__ = ["check_admission_policy"]
 
 KEYS = st.sampled_from(ENTRY_KEYS)
 STORE_KEYS = st.sampled_from([key for key in ENTRY_KEYS if isinstance(key, str)])
+SIZES = st.one_of(st.just(0), st.integers(1, 256), st.integers(0, 2**41))
 
 
 def check_admission_policy(factory: Spec, *, examples: int = 100, steps: int = 50) -> None:
@@ -58,7 +59,7 @@ class _AdmissionContract(RuleBasedStateMachine):
     def access(self, key: str) -> None:
         self.policy.on_access(key)
 
-    @rule(key=KEYS, size=st.integers(0, 2**41), victim=st.none() | KEYS)
+    @rule(key=KEYS, size=SIZES, victim=st.none() | KEYS)
     def admit(self, key: Hashable, size: int, victim: Hashable | None) -> None:
         if self.capacity is not None:
             size = min(size, self.capacity)

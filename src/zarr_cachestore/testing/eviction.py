@@ -83,51 +83,59 @@ class _EvictionContract(RuleBasedStateMachine):
         """Insert ``key`` as the store does: a held key is removed first, then ``before_insert``,
         then evictions until ``size`` more bytes fit, then ``on_insert``."""
         if key in self.tracked:
-            self.remove(key)
+            self._remove(key)
         if self._room_needed(size):
-            self._check_peek(self.policy.peek())
+            self._peek()  # as the store asks, to weigh admission
         if isinstance(self.policy, InsertAware):
             self.policy.before_insert(key, size)
         while self._room_needed(size):
             assert self.tracked, f"inserting {key!r} ({size} B) needs room, but nothing is held"
-            self.evict(peek_first=False)
+            self.evict()
         self.policy.on_insert(key, size)
         self.tracked[key] = size
 
     def _room_needed(self, size: int) -> bool:
         return self.capacity is not None and sum(self.tracked.values()) + size > self.capacity
 
-    @rule(key=KEYS)
-    def hit(self, key: Hashable) -> None:
-        if key in self.tracked:
-            self.policy.on_hit(key)
-
-    @rule(key=KEYS)
-    def remove(self, key: Hashable) -> None:
-        if key in self.tracked:
-            self.policy.on_remove(key)
-            del self.tracked[key]
+    @precondition(lambda self: self.tracked)
+    @rule(data=st.data())
+    def hit(self, data: st.DataObject) -> None:
+        self.policy.on_hit(self._tracked_key(data))
 
     @precondition(lambda self: self.tracked)
-    @rule(peek_first=st.booleans())
-    def evict(self, peek_first: bool) -> None:
-        named = self.policy.peek() if peek_first else None
-        if peek_first:
-            self._check_peek(named)
-        victim = self.policy.evict()
-        assert victim in self.tracked, (
-            f"evict() returned {victim!r}, which is not tracked; tracked: {_keys(self.tracked)}"
-        )
+    @rule(data=st.data())
+    def remove(self, data: st.DataObject) -> None:
+        self._remove(self._tracked_key(data))
+
+    def _tracked_key(self, data: st.DataObject) -> Hashable:
+        return data.draw(st.sampled_from(sorted(self.tracked, key=repr)), label="tracked key")
+
+    def _remove(self, key: Hashable) -> None:
+        self.policy.on_remove(key)
+        del self.tracked[key]
+
+    @precondition(lambda self: self.tracked)
+    @rule()
+    def peek_and_evict(self) -> None:
+        named = self._peek()
+        victim = self.evict()
         assert named is None or victim == named, (
             f"peek() named {named!r}, but the evict() right after it returned {victim!r}"
         )
+
+    def evict(self) -> Hashable:
+        victim: Hashable = self.policy.evict()
+        assert victim in self.tracked, (
+            f"evict() returned {victim!r}, which is not tracked; tracked: {_keys(self.tracked)}"
+        )
         del self.tracked[victim]
+        return victim
 
     @rule()
     def drain(self) -> None:
         """Evict until empty: every tracked key comes back exactly once, then LookupError."""
         while self.tracked:
-            self.evict(peek_first=False)
+            self.evict()
         self.nothing_left_to_evict()
 
     @rule()
@@ -139,21 +147,22 @@ class _EvictionContract(RuleBasedStateMachine):
 
     @rule()
     def peek(self) -> None:
-        first = self.policy.peek()
-        self._check_peek(first)
-        second = self.policy.peek()
-        self._check_peek(second)
+        first, second = self._peek(), self._peek()
         assert first is None or second is None or first == second, (
             f"peek() named {first!r}, then {second!r} with nothing done between"
         )
 
-    def _check_peek(self, named: Hashable | None) -> None:
+    def _peek(self) -> Hashable | None:
+        """``peek()``, checked: ``None`` or a tracked key, and nothing removed."""
+        before = len(self.policy)
+        named: Hashable | None = self.policy.peek()
         assert named is None or named in self.tracked, (
             f"peek() named {named!r}, which is not tracked; tracked: {_keys(self.tracked)}"
         )
-        assert len(self.policy) == len(self.tracked), (
-            f"peek() changed len() to {len(self.policy)}; {len(self.tracked)} keys are tracked"
+        assert len(self.policy) == before, (
+            f"peek() changed len() from {before} to {len(self.policy)}"
         )
+        return named
 
     @precondition(lambda self: not self.tracked)
     @rule()
