@@ -7,9 +7,13 @@ from __future__ import annotations
 import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import rule
+from zarr.abc.store import RangeByteRequest
 from zarr.core.buffer import cpu
+from zarr.storage import MemoryStore
 
-from helpers import examples
+from helpers import PROTO, assert_idle, examples
+from zarr_cachestore import CacheStore
+from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.testing.store import KEYS, VALUES, store_machine
 
 CacheStoreMachine = store_machine(["lru", "lfu", "fifo"])
@@ -78,3 +82,16 @@ TestEveryWritePathMachine = EveryWritePathMachine.TestCase
 TestEveryWritePathMachine.settings = settings(
     max_examples=examples(500), stateful_step_count=60, deadline=None
 )
+
+
+async def test_a_range_read_that_evicts_leaves_no_delete_queued() -> None:
+    """A range entry that evicts a whole value from a cache store: the read returns once the
+    value is deleted there, so the cache store never holds more than ``max_size``."""
+    source = MemoryStore()
+    await source.set("c/0", cpu.Buffer.from_bytes(b"x"))
+    await source.set("c/1", cpu.Buffer.from_bytes(b"y" * 100))
+    cache = CacheStore(source, cache_store=LatencyStore(MemoryStore()), max_size=100)
+    await cache.get("c/1", PROTO)
+    await cache.get("c/0", PROTO, RangeByteRequest(0, 1))
+    assert cache.cache_stats()["evictions"] == 1
+    assert_idle(cache)
