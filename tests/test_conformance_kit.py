@@ -55,7 +55,8 @@ EXPIRY: dict[str, tuple[Callable[[], Any], float]] = {  # factory, staleness bou
     "tti": (lambda: TTI(4), math.inf),
 }
 ADMISSION = sorted(available("admission"))
-CI = {"examples": 25, "steps": 30}
+CI = {"examples": 50, "steps": 40}
+STORE_CI = {"examples": 30, "steps": 40}
 DEEP = {"examples": 300, "steps": 80}
 
 
@@ -89,18 +90,18 @@ def test_admission_policy(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(EVICTION))
 def test_cache_store_with_eviction(name: str) -> None:
-    check_cache_store(eviction=EVICTION[name], examples=15, steps=30)
+    check_cache_store(eviction=EVICTION[name], **STORE_CI)
 
 
 @pytest.mark.parametrize("name", sorted(EXPIRY))
 def test_cache_store_with_expiry(name: str) -> None:
     factory, staleness = EXPIRY[name]
-    check_cache_store(expiry=factory, staleness=staleness, examples=15, steps=30)
+    check_cache_store(expiry=factory, staleness=staleness, **STORE_CI)
 
 
 @pytest.mark.parametrize("name", ADMISSION)
 def test_cache_store_with_admission(name: str) -> None:
-    check_cache_store(eviction="wtinylfu", admission=name, examples=15, steps=30)
+    check_cache_store(eviction="wtinylfu", admission=name, **STORE_CI)
 
 
 @pytest.mark.slow
