@@ -42,7 +42,7 @@ def machine(make: Callable[[], Pair], budget: int, max_size: int) -> type[RuleBa
             assert key == self.model.evict()
             self.held.pop(key)
 
-        @rule(key=st.integers(0, 40), size=st.integers(1, max_size), announce=st.booleans())
+        @rule(key=st.integers(0, 40), size=st.integers(0, max_size), announce=st.booleans())
         def insert(self, key: int, size: int, announce: bool) -> None:
             if key in self.held:
                 return
