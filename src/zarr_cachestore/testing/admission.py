@@ -4,8 +4,8 @@
 >>> from zarr_cachestore.testing import check_admission_policy
 >>> check_admission_policy(MaxSize)
 
-A state machine interleaves accesses and admission questions, as the store does, for a cache
-of one capacity (``None``, unbounded, or a number of bytes). It checks what
+A state machine interleaves accesses and admission questions, as the store does, for caches
+of any capacity (``None``, unbounded, or a number of bytes). It checks what
 :class:`~zarr_cachestore.AdmissionPolicy` promises, and no admission rule:
 
 - ``on_access(key)`` accepts any store key (a ``str``; the store tells of every request);
@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from zarr_cachestore.testing._kit import ENTRY_KEYS, Spec, fresh, run
 
@@ -30,6 +30,7 @@ __all__ = ["check_admission_policy"]
 KEYS = st.sampled_from(ENTRY_KEYS)
 STORE_KEYS = st.sampled_from([key for key in ENTRY_KEYS if isinstance(key, str)])
 SIZES = st.one_of(st.just(0), st.integers(1, 256), st.integers(0, 2**41))
+CAPACITIES = st.sampled_from([None, 1, 100, 2**40])
 
 
 def check_admission_policy(factory: Spec, *, examples: int = 100, steps: int = 50) -> None:
@@ -49,22 +50,19 @@ class _AdmissionContract(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.policy = self.make()
-        self.capacity: int | None = None
-
-    @initialize(capacity=st.sampled_from([None, 1, 100, 2**40]))
-    def set_capacity(self, capacity: int | None) -> None:
-        self.capacity = capacity
 
     @rule(key=STORE_KEYS)
     def access(self, key: str) -> None:
         self.policy.on_access(key)
 
-    @rule(key=KEYS, size=SIZES, victim=st.none() | KEYS)
-    def admit(self, key: Hashable, size: int, victim: Hashable | None) -> None:
-        if self.capacity is not None:
-            size = min(size, self.capacity)
-        answer = self.policy.admit(key, size, capacity=self.capacity, victim=victim)
+    @rule(key=KEYS, size=SIZES, capacity=CAPACITIES, victim=st.none() | KEYS)
+    def admit(
+        self, key: Hashable, size: int, capacity: int | None, victim: Hashable | None
+    ) -> None:
+        if capacity is not None:
+            size = min(size, capacity)
+        answer = self.policy.admit(key, size, capacity=capacity, victim=victim)
         assert isinstance(answer, bool), (
-            f"admit({key!r}, {size}, capacity={self.capacity}, victim={victim!r}) returned "
+            f"admit({key!r}, {size}, capacity={capacity}, victim={victim!r}) returned "
             f"{answer!r}, not a bool"
         )
