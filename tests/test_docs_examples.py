@@ -89,6 +89,7 @@ def workdir(
     for a page about Redis, a server whose address is ``REDIS_URL``."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "tutorial_policy" / "src"))  # as installed
     page: Path = request.node.callspec.params["page"]
     if "RedisStore(" in page.read_text():
         monkeypatch.setenv("REDIS_URL", request.getfixturevalue("redis_url"))

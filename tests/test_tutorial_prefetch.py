@@ -18,6 +18,7 @@ from zarr_cachestore.testing.prefetch import check_prefetch_policy
 DOCS = Path(__file__).parents[1] / "docs"
 PACKAGE = DOCS / "tutorial_policy"
 SECTION = (DOCS / "tutorial-policy.md").read_text().split("## 4. Writing a prefetcher")[1]
+SECTION = SECTION.split("\n## ")[0]  # up to the next section
 BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, re.DOTALL)
 
 

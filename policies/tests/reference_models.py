@@ -122,11 +122,11 @@ class RefARC:
     def ghost(self, key: Hashable) -> bool:
         c = self.budget.capacity
         if key in [k for k, _ in self.b1]:
-            self.p = min(self.p + max(total(self.b2) / total(self.b1), 1), c)
+            self.p = min(self.p + max(total(self.b2) / max(total(self.b1), 1), 1), c)
             del self.b1[index(self.b1, key)]
             return True
         if key in [k for k, _ in self.b2]:
-            self.p = max(self.p - max(total(self.b1) / total(self.b2), 1), 0)
+            self.p = max(self.p - max(total(self.b1) / max(total(self.b2), 1), 1), 0)
             del self.b2[index(self.b2, key)]
             return True
         return False
@@ -163,18 +163,19 @@ class RefARC:
     def peek(self) -> Hashable | None:
         if not self.t1 and not self.t2:
             return None
-        if not self.ghost_hit and self.l1_full() and not self.b1:
+        if not self.ghost_hit and self.l1_full() and not self.b1 and self.t1:
             return self.t1[0][0]
         return (self.t1 if self.takes_t1() else self.t2)[0][0]
 
     def evict(self) -> Hashable:
         c = self.budget.capacity
         if not self.ghost_hit and self.l1_full():
-            if not self.b1:
+            if self.b1:
+                self.b1.pop(0)
+            elif self.t1:
                 key, size = self.t1.pop(0)
                 self.budget.used -= size
                 return key
-            self.b1.pop(0)
         elif (
             self.b2 and not self.ghost_hit and total(self.t1 + self.t2 + self.b1 + self.b2) >= 2 * c
         ):

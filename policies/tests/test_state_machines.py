@@ -58,7 +58,7 @@ def machine(
             assert key == self.model.evict()
             self.held.pop(key)
 
-        @rule(key=keys, size=st.integers(1, max_size), announce=st.booleans())
+        @rule(key=keys, size=st.integers(0, max_size), announce=st.booleans())
         def insert(self, key: Hashable, size: int, announce: bool) -> None:
             if key in self.held:
                 return

@@ -67,9 +67,10 @@ class ARC(Budgeted):
         if self._ghost_hit:  # cases II and III: REPLACE
             pass
         elif self._case_a():  # case IV.A: L1 is full
-            if not self._b1:
+            if self._b1:
+                self._b1.pop(self._b1.oldest())
+            elif self._t1:  # T1 alone fills L1 (with empty entries, T1 may be empty too)
                 return self._drop(self._t1)[0]
-            self._b1.pop(self._b1.oldest())
         elif self._all_bytes() >= 2 * self._budget.capacity and self._b2:  # case IV.B
             self._b2.pop(self._b2.oldest())
         source, ghosts = (self._t1, self._b1) if self._replace_takes_t1() else (self._t2, self._b2)
@@ -80,7 +81,7 @@ class ARC(Budgeted):
     def peek(self) -> Hashable | None:
         if not self._t1 and not self._t2:
             return None
-        if not self._ghost_hit and self._case_a() and not self._b1:
+        if not self._ghost_hit and self._case_a() and not self._b1 and self._t1:
             return self._t1.oldest()
         return (self._t1 if self._replace_takes_t1() else self._t2).oldest()
 
@@ -91,8 +92,11 @@ class ARC(Budgeted):
         return len(self._t1) + len(self._t2)
 
     def _adapt(self, key: Hashable) -> bool:
-        """Apply a ghost hit of ``key`` to ``p`` and forget the ghost; return whether it was one."""
-        b1, b2 = self._b1.bytes, self._b2.bytes
+        """Apply a ghost hit of ``key`` to ``p`` and forget the ghost; return whether it was one.
+
+        A list that holds only empty ghosts counts as one byte, as a page of the paper's does.
+        """
+        b1, b2 = max(self._b1.bytes, 1), max(self._b2.bytes, 1)
         if key in self._b1:
             self._p = min(self._p + _ratio(b2, b1), self._budget.capacity)
             self._b1.pop(key)

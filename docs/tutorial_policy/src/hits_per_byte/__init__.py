@@ -13,4 +13,4 @@ class HitsPerByte(PriorityPolicy):
     """
 
     def priority(self, key: Hashable, info: EntryInfo) -> float:
-        return (info.hits + 1) / info.size + info.last_access * 1e-12
+        return (info.hits + 1) / max(info.size, 1) + info.last_access * 1e-12
