@@ -4,10 +4,12 @@ conformance kit) the bytes a read should return and whether a cache is idle."""
 from __future__ import annotations
 
 import os
+import pickle
 
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
 from zarr_cachestore import CacheStore
+from zarr_cachestore.attach import release
 from zarr_cachestore.ledger import Entry
 from zarr_cachestore.testing.store import (
     REQUESTS,
@@ -24,6 +26,7 @@ __all__ = [
     "FakeClock",
     "assert_idle",
     "buf",
+    "copied_elsewhere",
     "examples",
     "expected_bytes",
     "held_by",
@@ -47,6 +50,15 @@ def buf(data: bytes) -> Buffer:
 
 def raw(value: Buffer | None) -> bytes | None:
     return None if value is None else value.to_bytes()
+
+
+def copied_elsewhere(cache: CacheStore) -> CacheStore:
+    """``cache`` pickled and unpickled as in another process, where no copy of it lives yet."""
+    data = pickle.dumps(cache)
+    release(cache._config.identity)
+    copy = pickle.loads(data)
+    assert isinstance(copy, CacheStore)
+    return copy
 
 
 def memory_bytes_held(cache: CacheStore) -> int:

@@ -8,14 +8,13 @@ store.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import pytest
 from zarr.abc.store import RangeByteRequest, SuffixByteRequest
 from zarr.storage import LocalStore, MemoryStore
 
-from helpers import PROTO, assert_idle, buf, held_by, raw, whole_entries
+from helpers import PROTO, assert_idle, buf, copied_elsewhere, held_by, raw, whole_entries
 from test_faults import FlakyCacheStore
 from zarr_cachestore import CacheStore
 from zarr_cachestore import deferred as deferred_module
@@ -43,7 +42,7 @@ async def test_copies_sharing_a_directory_never_serve_torn_bytes(tmp_path: Path)
     source = LocalStore(str(tmp_path / "source"))
     await source.set("k", buf(OLD))
     first = CacheStore(source, cache_store=LocalStore(str(tmp_path / "cache")))
-    second = pickle.loads(pickle.dumps(first))
+    second = copied_elsewhere(first)
     assert raw(await first.get("k", PROTO)) == OLD
     assert raw(await second.get("k", PROTO)) == OLD
     await second.set("k", buf(NEW))  # through the copy; the first is not told
@@ -115,7 +114,7 @@ async def test_a_pickled_copy_holds_only_what_its_own_ledger_counts() -> None:
     await source.set("k", buf(OLD))
     cache = CacheStore(source, cache_store=MemoryStore(), max_size=100)
     assert raw(await cache.get("k", PROTO)) == OLD
-    copy = pickle.loads(pickle.dumps(cache))
+    copy = copied_elsewhere(cache)
     assert copy._config.cache_store is not None
     assert await held_by(copy._config.cache_store) == {}
     assert copy.cache_info()["current_size"] == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import pickle
 import random
 import threading
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from helpers import (
     PROTO,
     assert_idle,
     buf,
+    copied_elsewhere,
     expected_bytes,
     held_by,
     memory_bytes_held,
@@ -607,7 +607,7 @@ async def test_pickle_round_trip_keeps_configuration_and_starts_empty(
     assert raw(await cache.get("k", PROTO)) == NEW
     assert cache.cache_info()["tracked_keys"] == 1
 
-    copy = pickle.loads(pickle.dumps(cache))
+    copy = copied_elsewhere(cache)
     assert isinstance(copy, CacheStore)
     assert copy.max_size == 1234
     assert copy.cache_set_data is False
@@ -665,6 +665,6 @@ async def test_a_pickled_copy_of_a_tinylfu_starts_without_counts() -> None:
     for _ in range(5):
         await cache.get("k", PROTO)
     assert admission.sketch.estimate("k") > 0
-    copy = pickle.loads(pickle.dumps(cache))
+    copy = copied_elsewhere(cache)
     assert copy.admission.sketch.estimate("k") == 0
     assert admission.sketch.estimate("k") > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import operator
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, SupportsIndex
 
@@ -90,6 +91,12 @@ def _prefetch_limit(value: object) -> int:
     return value
 
 
+def _keep_alive(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"keep_alive must be a number of seconds, at least 0, got {value!r}")
+    return float(value)
+
+
 def _cache_store(value: object) -> Store | None:
     if value is not None and not isinstance(value, Store):
         raise TypeError(f"cache_store must be a zarr Store or None, got {type(value).__name__}")
@@ -113,6 +120,8 @@ class CacheConfig:
     strict: bool = False
     prefetch: Any = "none"
     prefetch_limit: int = attrs.field(default=4, converter=_prefetch_limit)
+    keep_alive: float = attrs.field(default=300.0, converter=_keep_alive)
+    identity: str = attrs.field(factory=lambda: uuid.uuid4().hex)  # shared by every copy
 
     def detached(self) -> CacheConfig:
         """This configuration with private, empty copies of any strategy objects in it."""
@@ -124,3 +133,7 @@ class CacheConfig:
                 if hasattr(copies[name], "clear"):
                     copies[name].clear()
         return attrs.evolve(self, **copies)
+
+    def renamed(self) -> CacheConfig:
+        """This configuration for a cache of its own: detached, with a new identity."""
+        return attrs.evolve(self.detached(), identity=uuid.uuid4().hex)

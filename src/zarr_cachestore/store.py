@@ -17,6 +17,7 @@ from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import MemoryStore, WrapperStore
 
+from zarr_cachestore.attach import attached
 from zarr_cachestore.config import CacheConfig, expiry_from_max_age, flag
 from zarr_cachestore.engine import MISS, CacheEngine, Unfinished
 from zarr_cachestore.ranges import WholeValuePromotion
@@ -101,6 +102,10 @@ class CacheStore(WrapperStore[Store]):
         class or an object (see :class:`~zarr_cachestore.PrefetchPolicy`).
     prefetch_limit
         How many prefetches may be under way at once.
+    keep_alive
+        Copies of this store unpickled in one process (dask sends one to each task) share one
+        cache there; the process keeps it this many seconds after the last copy arrived, and
+        as long as a copy uses it.
     record
         A path: record every access to it as a trace (zarr-aware CSV, or libCacheSim's
         oracleGeneral for a ``.oracleGeneral`` path) for ``zarr-cachestore advise``; see
@@ -128,6 +133,7 @@ class CacheStore(WrapperStore[Store]):
         record: str | os.PathLike[str] | None = None,
         prefetch: Any = "none",
         prefetch_limit: int = 4,
+        keep_alive: float = 300.0,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a zarr Store, got {type(store).__name__}")
@@ -145,6 +151,7 @@ class CacheStore(WrapperStore[Store]):
             strict=flag("strict", strict),
             prefetch=prefetch,
             prefetch_limit=prefetch_limit,
+            keep_alive=keep_alive,
         )
         if config.cache_store is not None:
             check_cache_store(config.cache_store, store)
@@ -247,20 +254,30 @@ class CacheStore(WrapperStore[Store]):
         if self._config.cache_store is not None:
             check_cache_store(self._config.cache_store, store)
         new = object.__new__(type(self))
-        new._attach(store, self._config.detached())
+        new._attach(store, self._config.renamed())
         return new
 
     def __getstate__(self) -> dict[str, Any]:
-        """The source and the configuration; a ``MemoryStore`` cache_store travels empty, as
-        the copy's ledger does."""
+        """The source and the configuration. The copy attaches to this very cache if it
+        arrives in this process (see :mod:`zarr_cachestore.attach`); in another, it starts
+        empty, with cleared copies of any policy objects, and a ``MemoryStore`` cache_store
+        travels empty too."""
         config = self._config
+        attached(config.identity, config.keep_alive, lambda: self._engine)
         if type(config.cache_store) is MemoryStore:
             config = attrs.evolve(config, cache_store=MemoryStore())
         return {"store": self._store, "config": config}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """A copy starts with an empty ledger (and cleared copies of any policy objects)."""
-        self._attach(state["store"], state["config"].detached())
+        """Attach to this process's cache of the same identity, or build one."""
+        store, config = state["store"], state["config"]
+        WrapperStore.__init__(self, store)
+        self._config = config
+        self._engine = attached(
+            config.identity,
+            config.keep_alive,
+            lambda: CacheEngine(config.detached(), namespace_of(store)),
+        )
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
