@@ -27,7 +27,7 @@ async def test_two_sources_sharing_a_cache_store_never_see_each_others_values(
     tmp_path: Path,
 ) -> None:
     for shared in (MemoryStore(), LocalStore(str(tmp_path / "cache"))):
-        a, b = MemoryStore(), MemoryStore()
+        a, b = LocalStore(str(tmp_path / "a")), LocalStore(str(tmp_path / "b"))
         await a.set("k", buf(b"from a"))
         await b.set("k", buf(b"from b"))
         cache_a = CacheStore(a, cache_store=shared)

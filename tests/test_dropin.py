@@ -115,14 +115,26 @@ async def test_set_if_not_exists_never_caches_the_value_it_did_not_write() -> No
     assert raw(await store.get("k", PROTO)) == b"first"
 
 
-async def test_a_local_cache_store_works_as_zarrs_did(tmp_path: object) -> None:
-    cache = LocalStore(str(tmp_path))
-    store = CacheStore(MemoryStore(), cache_store=cache, max_size=100, eviction="lfu")
+async def test_a_local_cache_store_works_as_zarrs_did(tmp_path: Path) -> None:
+    source = LocalStore(str(tmp_path / "data"))
+    cache = LocalStore(str(tmp_path / "cache"))
+    store = CacheStore(source, cache_store=cache, max_size=100, eviction="lfu")
     await store.set("a/b", buf(b"hello"))
-    assert raw(await store.get("a/b", PROTO)) == b"hello"
-    assert list((await held_by(cache)).values()) == [b"hello"]  # under a name of its own
+    assert raw(await store.get("a/b", PROTO)) == b"hello"  # from the source, kept on disk
+    assert raw(await store.get("a/b", PROTO)) == b"hello"  # from the disk
+    assert store.cache_stats()["shared_hits"] == 1
     await store.delete("a/b")
-    assert await held_by(cache) == {}
+    assert await store.get("a/b", PROTO) is None
+
+
+def test_a_persistent_cache_store_needs_a_source_that_says_where_its_data_lives(
+    tmp_path: Path,
+) -> None:
+    cache = LocalStore(str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=r"namespace='my-dataset'"):
+        CacheStore(MemoryStore(), cache_store=cache)
+    named = CacheStore(MemoryStore(), cache_store=cache, namespace="scratch")
+    assert named._engine.namespace == "scratch"
 
 
 def test_repr_shows_what_zarrs_shows() -> None:

@@ -91,10 +91,9 @@ def _prefetch_limit(value: object) -> int:
     return value
 
 
-def _keep_alive(value: object) -> float:
+def _seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"keep_alive must be a number of seconds, at least 0, got {value!r}")
-    return float(value)
+        raise ValueError(f"{attribute.name} must be a number of seconds, at least 0, got {value!r}")
 
 
 def _cache_store(value: object) -> Store | None:
@@ -120,7 +119,11 @@ class CacheConfig:
     strict: bool = False
     prefetch: Any = "none"
     prefetch_limit: int = attrs.field(default=4, converter=_prefetch_limit)
-    keep_alive: float = attrs.field(default=300.0, converter=_keep_alive)
+    keep_alive: float = attrs.field(default=300.0, validator=_seconds)
+    namespace: str | None = None
+    memory_size: int | None = attrs.field(default=0, converter=_max_size)
+    warm: bool = True
+    shared_poll: float = attrs.field(default=0.5, validator=_seconds)
     identity: str = attrs.field(factory=lambda: uuid.uuid4().hex)  # shared by every copy
 
     def detached(self) -> CacheConfig:

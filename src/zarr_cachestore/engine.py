@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -31,7 +33,7 @@ from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.readahead import Readahead
 from zarr_cachestore.registry import resolve
 from zarr_cachestore.stats import Faults, Stats, logger
-from zarr_cachestore.tiers import Later, tier_for
+from zarr_cachestore.tiers import Later, MemoryTier, is_stable, shared_tier_for, tier_for
 
 if TYPE_CHECKING:
     from zarr.core.buffer import Buffer, BufferPrototype
@@ -51,6 +53,14 @@ class _Miss(Unfinished):
 
 
 MISS: Final = _Miss()  # the cache does not hold the answer
+
+
+class _Poll(Unfinished):
+    def __repr__(self) -> str:
+        return "POLL"
+
+
+POLL: Final = _Poll()  # ask the shared tier what other processes wrote, then answer
 _REMEMBERED = 1 << 16  # how many keys' sizes (and range byte counts) are remembered
 _FlightKey = str | tuple[str, ByteRequest]  # a whole value, or one request of it
 
@@ -98,10 +108,23 @@ class CacheEngine:
             else Readahead(self, prefetch, config.prefetch_limit)
         )
         _claim(self, self.strategies())
-        self.tier = tier_for(config.cache_store, namespace)
-        self.ledger = Ledger(
-            config.max_size, self.eviction, self.admission, self.faults, self._release
+        self.namespace = config.namespace or namespace
+        self.shared = shared_tier_for(
+            config.cache_store, config.max_size, config.eviction, warm=config.warm
         )
+        shared = self.shared is not None
+        if shared and config.namespace is None and not is_stable(namespace):
+            raise ValueError(
+                f"the source ({namespace}) does not say where its data lives, so a cache "
+                "shared with other processes cannot tell its values from another source's; "
+                "name them: CacheStore(..., namespace='my-dataset')"
+            )
+        self.tier = MemoryTier() if shared else tier_for(config.cache_store, namespace)
+        capacity = config.memory_size if shared else config.max_size
+        self.ledger = Ledger(capacity, self.eviction, self.admission, self.faults, self._release)
+        self._poll_at = None if self.shared is None else 0.0  # when to ask for invalidations
+        self._cursor: int | None = None  # where this process read the invalidation log to
+        self._unsent: set[str] = set()  # invalidations the shared tier has not taken yet
         self.deferred = Deferred(self.tier, self.lock, self.faults)
         self.flights: dict[_FlightKey, Flight] = {}
         self.reads = Tickets()  # source reads in flight, made stale by writes
@@ -123,6 +146,8 @@ class CacheEngine:
         """What the cache answers at once, checked and counted under one lock section: a hit
         of a memory-tier value, a remembered absence or a held range; else what is left to do
         (a cache-store read, or ``MISS``) for :meth:`finish`."""
+        if self._poll_at is not None and time.monotonic() >= self._poll_at:
+            return POLL
         self.lock.acquire()
         try:
             now = self._clock()
@@ -171,7 +196,9 @@ class CacheEngine:
     ) -> Buffer | None:
         """A read :meth:`answer_now` began: the cache-store read or the source read still to
         do, and the deletes the cache owes."""
-        found = await self._read_and_drain(prototype, found)
+        found = await self._read_and_drain(key, prototype, request, found)
+        if type(found) is _Miss and self.shared is not None:
+            found = await self._from_shared(key, prototype, request)
         if type(found) is not _Miss:
             self.accessed(source, key, request, found, hit=True)  # type: ignore[arg-type]
             return found  # type: ignore[return-value]
@@ -231,11 +258,20 @@ class CacheEngine:
         self, key: str, prototype: BufferPrototype, request: ByteRequest | None
     ) -> Buffer | Unfinished | None:
         """What the cache holds for ``request`` of ``key`` (a hit, counted), or ``MISS``."""
-        return await self._read_and_drain(prototype, self.answer_now(key, prototype, request))
+        found = self.answer_now(key, prototype, request)
+        return await self._read_and_drain(key, prototype, request, found)
 
     async def _read_and_drain(
-        self, prototype: BufferPrototype, found: Buffer | Unfinished | None
+        self,
+        key: str,
+        prototype: BufferPrototype,
+        request: ByteRequest | None,
+        found: Buffer | Unfinished | None,
     ) -> Buffer | Unfinished | None:
+        """Finish what :meth:`answer_now` could not answer from memory, short of the source."""
+        if found is POLL:
+            await self._poll_shared()
+            found = self.answer_now(key, prototype, request)
         if type(found) is _TierRead:
             found = await self._read_tier(found, prototype)
         if self.deferred.pending:
@@ -314,6 +350,112 @@ class CacheEngine:
 
     # -- misses ----------------------------------------------------------------------------
 
+    # -- the shared tier ---------------------------------------------------------------------
+
+    async def _poll_shared(self) -> None:
+        """Drop from memory what other processes wrote since the last poll (everything, if
+        the shared tier cannot say, or cannot be reached: what was missed is unknown)."""
+        assert self.shared is not None
+        self._poll_at = time.monotonic() + self.config.shared_poll
+        try:
+            cursor, keys = await self.shared.changes(self.namespace, self._cursor)
+        except Exception as error:
+            self.faults.outage(error)
+            cursor, keys = None, None
+        else:
+            self.faults.recovered()
+        with self.lock:
+            self._cursor = cursor
+            if keys is None:
+                self._invalidate_now(lambda key: True, None)
+            for key in keys or ():
+                self._invalidate_now(key, None)
+        await self._send_invalidations()
+
+    async def _from_shared(
+        self, key: str, prototype: BufferPrototype, request: ByteRequest | None
+    ) -> Buffer | Unfinished:
+        """A read the memory tier missed, answered by the shared tier (and then kept in
+        memory), or ``MISS``."""
+        assert self.shared is not None
+        with self.lock:
+            ticket = self.reads.open(key, self._clock())
+        try:
+            try:
+                held = await self.shared.get(self.namespace, key, request)
+            except Exception as error:
+                self.faults.outage(error)
+                return MISS
+            self.faults.recovered()
+            if held is None:
+                return MISS
+            data = prototype.buffer.from_bytes(held)
+            with self.lock:
+                self.stats.hits += 1
+                self.stats.shared_hits += 1
+                self.stats.bytes_from_cache += len(data)
+            span = None if request is None else Span.of(request)
+            await self._insert(key, span, data, ticket)
+            return data
+        finally:
+            with self.lock:
+                self.reads.close(ticket)
+
+    async def _begin_shared(self, key: str) -> int | None:
+        """The shared tier's token for a source read of ``key``, if it can give one."""
+        if self.shared is None:
+            return None
+        try:
+            token = await self.shared.begin(self.namespace, key)
+        except Exception as error:
+            self.faults.outage(error)
+            return None
+        self.faults.recovered()
+        return token
+
+    async def _put_shared(self, key: str, data: Buffer, token: int, began: float) -> None:
+        """Offer a value read from the source to the shared tier, under ``token``."""
+        assert self.shared is not None
+        try:
+            deadline = self.expiry.on_write(key, began)
+        except Exception as error:
+            self.faults.strategy(self.expiry, error)
+            return
+        wall = None if deadline == math.inf else time.time() + (deadline - self._clock())
+        try:
+            await self.shared.put(self.namespace, key, data.to_bytes(), token=token, deadline=wall)
+        except Exception as error:
+            self.faults.outage(error)
+        else:
+            self.faults.recovered()
+
+    async def _invalidate_shared(self, keys: str | None, *, prefix: bool = False) -> None:
+        """Tell the shared tier (and so every process) that ``keys`` changed: one key, a
+        prefix, or (``None``) the whole namespace. What it cannot take now is sent later."""
+        if self.shared is None:
+            return
+        with self.lock:
+            self._unsent.add("\0all" if keys is None else ("\0prefix" + keys if prefix else keys))
+        await self._send_invalidations()
+
+    async def _send_invalidations(self) -> None:
+        assert self.shared is not None
+        with self.lock:
+            unsent, self._unsent = self._unsent, set()
+        try:
+            for item in sorted(unsent):
+                if item == "\0all":
+                    await self.shared.clear(self.namespace)
+                elif item.startswith("\0prefix"):
+                    await self.shared.invalidate_prefix(self.namespace, item[7:])
+                else:
+                    await self.shared.invalidate(self.namespace, item)
+                unsent.discard(item)
+        except Exception as error:
+            self.faults.outage(error)
+            with self.lock:
+                self._unsent |= unsent
+
     async def _fetch(
         self,
         source: Store,
@@ -360,8 +502,10 @@ class CacheEngine:
         flight_key: _FlightKey,
         flight: Flight,
     ) -> Buffer | None:
-        """The shared miss: read the source, answer the waiters, cache the answer."""
+        """The shared miss: read the source, answer the waiters, cache the answer (offered to
+        the shared tier too, if it is a whole value)."""
         try:
+            token = None if request is not None else await self._begin_shared(key)
             try:
                 data = await source.get(key, prototype, request)
             except BaseException as error:
@@ -377,6 +521,8 @@ class CacheEngine:
                 self.stats.bytes_from_source += 0 if data is None else len(data)
             flight.result.set_result(data)
             await self._insert(key, span, data, flight.ticket)
+            if token is not None and data is not None:
+                await self._put_shared(key, data, token, flight.ticket.began)
             return data
         finally:
             with self.lock:
@@ -618,6 +764,7 @@ class CacheEngine:
                 await action()
             finally:
                 await self.invalidate(key, keep=ticket)
+                await self._invalidate_shared(key)
             if value is not None and self.config.cache_set_data:
                 await self._insert(key, None, value, ticket)
         finally:
@@ -640,6 +787,11 @@ class CacheEngine:
         finally:
             with self.lock:
                 self.reads.close(ticket)
+
+    async def invalidate_prefix(self, prefix: str) -> None:
+        """Forget every key below ``prefix``, here and in the shared tier."""
+        await self.invalidate(lambda key: key.startswith(prefix))
+        await self._invalidate_shared(prefix, prefix=True)
 
     async def invalidate(self, keys: Keys, *, keep: Ticket | None = None) -> None:
         """Forget ``keys`` (one key, or those a predicate matches): their entries, ranges,
@@ -675,6 +827,7 @@ class CacheEngine:
             if self.readahead is not None:
                 self.readahead.clear()
             cleared = self.tier.clear_now()
+        await self._invalidate_shared(None)
         if not cleared:
             try:
                 await self.tier.clear()

@@ -29,6 +29,8 @@ class Stats:
     coalesced: int = 0
     cache_errors: int = 0
     policy_errors: int = 0
+    shared_hits: int = 0
+    shared_errors: int = 0
     prefetched: int = 0
     prefetch_hits: int = 0
     prefetch_wasted_bytes: int = 0
@@ -58,6 +60,7 @@ class Faults:
         self.stats = stats
         self.strict = strict
         self._warned: set[object] = set()
+        self._down = False  # a shared tier is failing
 
     def strategy(self, strategy: object, error: Exception) -> None:
         """``strategy`` raised ``error``; the entry involved has been dropped."""
@@ -87,6 +90,27 @@ class Faults:
             self.stats.cache_errors,
             error=error,
         )
+
+    def outage(self, error: BaseException) -> None:
+        """A shared tier failed; warned about once per outage, until :meth:`recovered`."""
+        self.stats.cache_errors += 1
+        self.stats.shared_errors += 1
+        if not self._down:
+            self._down = True
+            logger.warning(
+                "the shared cache tier failed (%r); reads go to the source until it answers "
+                "again (%d shared-tier errors so far)",
+                error,
+                self.stats.shared_errors,
+            )
+
+    def recovered(self) -> None:
+        """A shared tier answered again after an outage."""
+        if self._down:
+            self._down = False
+            logger.warning(
+                "the shared cache tier answers again (%d errors so far)", self.stats.shared_errors
+            )
 
     def _warn(self, cause: object, message: str, *args: object, error: object) -> None:
         if cause in self._warned:

@@ -65,11 +65,13 @@ class CacheStore(WrapperStore[Store]):
         The source store: the truth. Every write goes to it first.
     cache_store
         Where whole cached values are kept: any writable zarr store that supports deletes and
-        is not the source. By default an in-process memory tier. Byte ranges always live in
-        ``range_cache``.
+        is not the source. By default an in-process memory tier. A ``LocalStore`` is a disk
+        tier that every process of the host shares and that outlives them (an index beside
+        the values; see ``docs/disk.md``); a ``RedisStore`` a tier shared by every host (see
+        ``docs/redis.md``). Byte ranges live in ``range_cache``.
     max_size
-        The byte budget of everything cached (whole values and byte ranges): a number of bytes,
-        a size such as ``"512MiB"`` or ``"2GB"``, or ``None`` for none.
+        The byte budget of everything cached (whole values and byte ranges; of a shared tier,
+        its budget): a number of bytes, a size such as ``"512MiB"`` or ``"2GB"``, or ``None``.
     eviction
         Which entry leaves when room is needed: a name (``"lru"``, ``"lfu"``, ``"fifo"``, a
         plugin's), a class or an object. Names are looked up among the built-ins first, then
@@ -102,6 +104,20 @@ class CacheStore(WrapperStore[Store]):
         class or an object (see :class:`~zarr_cachestore.PrefetchPolicy`).
     prefetch_limit
         How many prefetches may be under way at once.
+    namespace
+        The name of the source's values in a shared tier; by default derived from where the
+        source's data lives (a folder, a URL). A source that does not say needs one there.
+    memory_size
+        With a shared tier: the budget of a memory tier in front of it, in this process
+        (whole values and byte ranges); 0, the default, keeps none.
+    warm
+        With a disk tier: serve what the folder holds from earlier runs (the default), or
+        clear it at start. Clear it when the source may have changed while no process ran
+        and no expiry bounds what was kept.
+    shared_poll
+        With a shared tier and a memory tier in front of it: how often (seconds) this process
+        asks what other processes wrote, and drops it from memory. This bounds how long a
+        write through another process may go unseen here.
     keep_alive
         Copies of this store unpickled in one process (dask sends one to each task) share one
         cache there; the process keeps it this many seconds after the last copy arrived, and
@@ -134,6 +150,10 @@ class CacheStore(WrapperStore[Store]):
         prefetch: Any = "none",
         prefetch_limit: int = 4,
         keep_alive: float = 300.0,
+        namespace: str | None = None,
+        memory_size: int | str | None = 0,
+        warm: bool = True,
+        shared_poll: float = 0.5,
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(f"store must be a zarr Store, got {type(store).__name__}")
@@ -152,6 +172,10 @@ class CacheStore(WrapperStore[Store]):
             prefetch=prefetch,
             prefetch_limit=prefetch_limit,
             keep_alive=keep_alive,
+            namespace=namespace,
+            memory_size=memory_size,
+            warm=flag("warm", warm),
+            shared_poll=shared_poll,
         )
         if config.cache_store is not None:
             check_cache_store(config.cache_store, store)
@@ -475,7 +499,7 @@ class CacheStore(WrapperStore[Store]):
         try:
             await self._store.delete_dir(prefix)
         finally:
-            await self._engine.invalidate(lambda key: key.startswith(prefix))
+            await self._engine.invalidate_prefix(prefix)
 
     async def clear(self) -> None:
         try:
@@ -489,7 +513,10 @@ class CacheStore(WrapperStore[Store]):
     def _supports_sync_io(self) -> bool:
         """Whether zarr may read and write through the synchronous methods (zarr >= 3.3): when
         the source can, and whole values live in memory, so that a hit needs no event loop."""
-        return self._engine.tier.immediate and _store_supports_sync_io(self._store)
+        engine = self._engine
+        return (
+            engine.tier.immediate and engine.shared is None and _store_supports_sync_io(self._store)
+        )
 
     def get_sync(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import sys
 import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -25,7 +26,19 @@ if TYPE_CHECKING:
     from zarr.abc.store import RangeByteRequest, Store
     from zarr.core.buffer import Buffer, BufferPrototype
 
-__all__ = ["LATER", "Later", "MemoryTier", "StoreTier", "Tier", "check_cache_store", "namespace_of"]
+    from zarr_cachestore.shared import SharedTier
+
+__all__ = [
+    "LATER",
+    "Later",
+    "MemoryTier",
+    "StoreTier",
+    "Tier",
+    "check_cache_store",
+    "is_stable",
+    "namespace_of",
+    "shared_tier_for",
+]
 
 
 class Later:
@@ -206,6 +219,32 @@ def _digest(namespace: str) -> str:
     return hashlib.sha256(namespace.encode()).hexdigest()[:16]
 
 
+def shared_tier_for(
+    cache_store: Store | None, max_size: int | None, policy: object, *, warm: bool
+) -> SharedTier | None:
+    """The tier many processes share for a ``cache_store``: a ``LocalStore``'s folder is a
+    :class:`~zarr_cachestore.disk_tier.DiskTier`, a ``RedisStore``'s server a
+    :class:`~zarr_cachestore.redis_tier.RedisTier`; other stores are used as they are."""
+    budget = sys.maxsize if max_size is None else max_size
+    if isinstance(cache_store, LocalStore):
+        from zarr_cachestore.disk_tier import DiskTier
+
+        return DiskTier(cache_store.root, max_size=budget, policy=policy, warm=warm)
+    if type(cache_store).__name__ == "RedisStore":
+        from zarr_cachestore.redis_tier import RedisTier
+
+        return RedisTier.from_store(cache_store, max_size=budget, policy=policy)  # type: ignore[arg-type]
+    return None
+
+
+def is_stable(namespace: str) -> bool:
+    """Whether a :func:`namespace_of` names where the data lives (the same in any process)."""
+    return not namespace.startswith(_UNSTABLE)
+
+
+_UNSTABLE = "object:"
+
+
 def namespace_of(source: Store) -> str:
     """A name for what ``source`` holds: stable across processes when the store says where its
     data lives (a local folder, a URL, an object store's configuration), else unique to this
@@ -221,7 +260,7 @@ def namespace_of(source: Store) -> str:
     store = getattr(source, "store", None)
     if store is not None and type(source).__name__ == "ObjectStore":
         return f"object-store:{store!r}"
-    return f"{type(source).__qualname__}@{os.getpid()}:{id(source):x}"
+    return f"{_UNSTABLE}{type(source).__qualname__}@{os.getpid()}:{id(source):x}"
 
 
 def check_cache_store(cache_store: Store, source: Store) -> None:
