@@ -15,7 +15,7 @@ import pytest
 import zarr
 from zarr.storage import LocalStore, MemoryStore
 
-from helpers import PROTO, buf, held_by, raw
+from helpers import PROTO, buf, raw
 from zarr_cachestore import CacheStore
 
 zarr_cache_store = pytest.importorskip("zarr.experimental.cache_store")
