@@ -141,12 +141,17 @@ class CacheEngine:
     # -- reads -------------------------------------------------------------------------------
 
     def answer_now(
-        self, key: str, prototype: BufferPrototype, request: ByteRequest | None
+        self,
+        key: str,
+        prototype: BufferPrototype,
+        request: ByteRequest | None,
+        *,
+        poll: bool = True,
     ) -> Buffer | Unfinished | None:
         """What the cache answers at once, checked and counted under one lock section: a hit
         of a memory-tier value, a remembered absence or a held range; else what is left to do
         (a cache-store read, or ``MISS``) for :meth:`finish`."""
-        if self._poll_at is not None and time.monotonic() >= self._poll_at:
+        if poll and self._poll_at is not None and time.monotonic() >= self._poll_at:
             return POLL
         self.lock.acquire()
         try:
@@ -271,7 +276,7 @@ class CacheEngine:
         """Finish what :meth:`answer_now` could not answer from memory, short of the source."""
         if found is POLL:
             await self._poll_shared()
-            found = self.answer_now(key, prototype, request)
+            found = self.answer_now(key, prototype, request, poll=False)
         if type(found) is _TierRead:
             found = await self._read_tier(found, prototype)
         if self.deferred.pending:
