@@ -30,11 +30,14 @@ NEWEST_PYTHON = $(shell command -v pyenv >/dev/null 2>&1 && for v in 3.13 3.12; 
 	ls -d "$$(pyenv root)"/versions/$$v.*/bin/python 2>/dev/null | sort -V | tail -n 1; done | head -n 1)
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m benchmarks.suite $(ARGS)
-	@if [ -n "$(NEWEST_PYTHON)" ]; then \
-		$(MAKE) --no-print-directory .venv-newest/.installed VENV=.venv-newest PYTHON="$(NEWEST_PYTHON)"; fi
-	@if [ -x .venv-newest/bin/python ]; then .venv-newest/bin/python -m benchmarks.suite $(ARGS); \
-	else echo "no Python 3.12+ through pyenv and no .venv-newest: skipped the newest zarr"; fi
+	@runs=$$(mktemp -d) && \
+	$(VENV)/bin/python -m benchmarks.suite --save $$runs/1.json $(ARGS) && \
+	if [ -n "$(NEWEST_PYTHON)" ]; then \
+		$(MAKE) --no-print-directory .venv-newest/.installed VENV=.venv-newest PYTHON="$(NEWEST_PYTHON)"; fi && \
+	if [ -x .venv-newest/bin/python ]; then .venv-newest/bin/python -m benchmarks.suite --save $$runs/2.json $(ARGS); \
+	else echo "no Python 3.12+ through pyenv and no .venv-newest: skipped the newest zarr"; fi && \
+	echo && echo "### Side by side" && echo && \
+	$(VENV)/bin/python -m benchmarks.suite --compare $$runs/*.json; rm -rf $$runs
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

@@ -19,13 +19,18 @@ Timed = Callable[[], Awaitable[float]]  # runs a batch of operations, returns se
 
 @attrs.frozen
 class Row:
-    """One line of the table: ``value`` is a ratio (``unit`` "x") or a measured quantity."""
+    """One line of the table: ``value`` is a ratio (``unit`` "x") or a measured quantity;
+    ``detail`` backs it up, ``note`` qualifies it (and is kept in comparisons)."""
 
     section: str
     name: str
     value: float
     unit: str = "x"
     detail: str = ""
+    note: str = ""
+
+    def formatted(self) -> str:
+        return f"{self.value:.2f}x" if self.unit == "x" else f"{self.value:,.1f} {self.unit}"
 
 
 async def per_op(operations: int, batch: Callable[[], Awaitable[None]]) -> float:
@@ -80,6 +85,28 @@ def table(title: str, rows: Sequence[Row]) -> str:
         if row.section != section:
             section = row.section
             lines.append(f"| **{section}** | | |")
-        value = f"{row.value:.2f}x" if row.unit == "x" else f"{row.value:,.1f} {row.unit}"
-        lines.append(f"| {row.name} | {value} | {row.detail} |")
+        detail = "; ".join(part for part in (row.detail, row.note) if part)
+        lines.append(f"| {row.name} | {row.formatted()} | {detail} |")
+    return "\n".join(lines)
+
+
+def comparison(columns: dict[str, Sequence[Row]]) -> str:
+    """One markdown table of the rows of several runs side by side (a column per run), in the
+    order of the first run."""
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for column, rows in columns.items():
+        for row in rows:
+            cell = row.formatted() + (f" ({row.note})" if row.note else "")
+            cells.setdefault((row.section, row.name), {})[column] = cell
+    lines = [
+        "| measurement | " + " | ".join(columns) + " |",
+        "| --- |" + " ---: |" * len(columns),
+    ]
+    section = None
+    for (row_section, name), by_column in cells.items():
+        if row_section != section:
+            section = row_section
+            lines.append(f"| **{section}** |" + " |" * len(columns))
+        values = " | ".join(by_column.get(column, "-") for column in columns)
+        lines.append(f"| {name} | {values} |")
     return "\n".join(lines)

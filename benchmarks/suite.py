@@ -1,7 +1,8 @@
 """The benchmark suite: the cache against its anchors, as ratios measured side by side.
 
-``python -m benchmarks.suite`` (``make bench`` runs it on every zarr line it finds) prints one
-markdown table for the zarr installed, then where the time goes on the hit and miss paths.
+``python -m benchmarks.suite`` prints one markdown table for the zarr installed, then where the
+time goes on the hit and miss paths. ``make bench`` runs it on every zarr line it finds and then
+prints the lines side by side (``--save`` and ``--compare``).
 
 Why hand-rolled timing loops rather than pytest-benchmark or asv: every number here is a ratio
 of two ways measured in the same run, on a shared and noisy machine. Both tools time one
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import sys
@@ -28,7 +30,7 @@ import attrs
 import zarr
 
 from benchmarks import array_read, hits, http_workload, memory, profile_paths
-from benchmarks.harness import Row, table
+from benchmarks.harness import Row, comparison, table
 
 
 @attrs.frozen
@@ -38,13 +40,13 @@ class Sizes:
     rounds: int = 15
     keys: int = 256
     value_bytes: int = 65536
-    repeat: int = 20
+    repeat: int = 50
     miss_keys: int = 2000
     scaling_small: int = 1000
     scaling_large: int = 1_000_000
     memory_entries: int = 100_000
     array_chunks: int = 10_000
-    array_rounds: int = 3
+    array_rounds: int = 5
     http: http_workload.Workload = attrs.field(factory=http_workload.Workload)
     http_latency: float = 0.003
     http_rounds: int = 2
@@ -107,6 +109,20 @@ def header() -> str:
     )
 
 
+def save(path: str, rows: list[Row], label: str | None = None) -> None:
+    """Write ``rows`` under ``label`` (by default the zarr line they were measured on), for
+    :func:`load`."""
+    label = label or f"zarr {zarr.__version__}, Python {platform.python_version()}"
+    with open(path, "w") as file:
+        json.dump({"label": label, "rows": [attrs.asdict(row) for row in rows]}, file)
+
+
+def load(path: str) -> tuple[str, list[Row]]:
+    with open(path) as file:
+        saved = json.load(file)
+    return saved["label"], [Row(**row) for row in saved["rows"]]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=list(BENCHMARKS), action="append", help="repeatable")
@@ -114,7 +130,14 @@ def main(argv: list[str] | None = None) -> None:
         "--rounds", type=int, default=attrs.fields(Sizes).rounds.default, help="interleaved rounds"
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles")
+    parser.add_argument("--save", metavar="JSON", help="also write the rows to this file")
+    parser.add_argument(
+        "--compare", metavar="JSON", nargs="+", help="print saved runs side by side, and stop"
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        print(comparison(dict(map(load, args.compare))))
+        return
     sizes = attrs.evolve(Sizes(), rounds=args.rounds)
     start = time.perf_counter()
     rows: list[Row] = []
@@ -123,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += run(name, sizes)
         print(f"{name}: {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
     print(table(f"### {header()}", rows))
+    if args.save:
+        save(args.save, rows)
     if not args.no_profile:
         found = profile_paths.profiles(sizes.profile_keys, sizes.profile_passes)
         print(profile_paths.report(found))

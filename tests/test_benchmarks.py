@@ -6,6 +6,7 @@ Nothing here is timed against a target: speed is judged by the ratios ``make ben
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from benchmarks import profile_paths, suite
@@ -52,3 +53,16 @@ def test_the_profiles_name_costs_that_are_shares_of_the_loop() -> None:
     for costs in found.values():
         for ranked in costs.values():
             assert all(0 < share <= 1 for _, share in ranked)
+
+
+def test_saved_runs_print_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [Row("section", "a ratio", 0.5), Row("section", "a size", 12.0, unit="B", note="n")]
+    for name in ("one", "two"):
+        suite.save(str(tmp_path / f"{name}.json"), rows, label=name)
+
+    suite.main(["--compare", str(tmp_path / "one.json"), str(tmp_path / "two.json")])
+
+    printed = capsys.readouterr().out
+    assert "| measurement | one | two |" in printed
+    assert "| a ratio | 0.50x | 0.50x |" in printed
+    assert "| a size | 12.0 B (n) | 12.0 B (n) |" in printed
