@@ -180,11 +180,16 @@ class Workload:
         return 2 * self.window * self.side * 4 + 4096
 
 
-def fsspec_store(url: str, cache_dir: str | None = None, protocol: str = "") -> Store:
-    layers = {protocol: {"cache_storage": cache_dir}, "http": {"asynchronous": True}}
-    options = {"storage_options": layers} if protocol else {}
-    prefix = f"{protocol}::" if protocol else ""
-    return FsspecStore.from_url(f"{prefix}{url}", read_only=True, **options)  # type: ignore[arg-type]
+def fsspec_store(url: str) -> Store:
+    """zarr's ``FsspecStore`` over fsspec's HTTP filesystem."""
+    return FsspecStore.from_url(url, read_only=True)
+
+
+def fsspec_cached_store(url: str, cache: str, cache_dir: str) -> Store:
+    """``FsspecStore`` over fsspec's ``cache`` filesystem (``simplecache``, ``blockcache``)
+    keeping its files in ``cache_dir``, in front of the HTTP filesystem."""
+    layers = {cache: {"cache_storage": cache_dir}, "http": {"asynchronous": True}}
+    return FsspecStore.from_url(f"{cache}::{url}", read_only=True, storage_options=layers)
 
 
 async def http_workload(workload: Workload, latency: float, rounds: int) -> list[Row]:
@@ -198,11 +203,11 @@ async def http_workload(workload: Workload, latency: float, rounds: int) -> list
                 "ours": lambda _: our_cache(fsspec_store(url), workload.budget),
                 "ours, no budget": lambda _: our_cache(fsspec_store(url), UNBOUNDED),
                 "zarr's CacheStore": lambda _: zarr_cache(fsspec_store(url), workload.budget),
-                "fsspec simplecache:: (disk, unbounded)": lambda d: fsspec_store(
-                    url, d, "simplecache"
+                "fsspec simplecache:: (disk, unbounded)": lambda d: fsspec_cached_store(
+                    url, "simplecache", d
                 ),
-                "fsspec blockcache:: (disk, unbounded)": lambda d: fsspec_store(
-                    url, d, "blockcache"
+                "fsspec blockcache:: (disk, unbounded)": lambda d: fsspec_cached_store(
+                    url, "blockcache", d
                 ),
             }
             walls: dict[str, list[float]] = {way: [] for way in ways}
