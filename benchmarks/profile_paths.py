@@ -52,7 +52,8 @@ def top_costs(loop: Callable[[], Awaitable[None]], count: int) -> Costs:
 
 
 def _largest(seconds: dict[str, float], count: int) -> list[tuple[str, float]]:
-    return sorted(seconds.items(), key=lambda item: item[1], reverse=True)[:count]
+    spent = [(where, own) for where, own in seconds.items() if own > 0]
+    return sorted(spent, key=lambda item: item[1], reverse=True)[:count]
 
 
 def _module(path: str) -> str:
