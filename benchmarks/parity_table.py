@@ -9,10 +9,12 @@ suite requires them to match exactly.
 
 from __future__ import annotations
 
-from zarr_cachestore.simulate import loop, scan, simulate, zipf
+from collections.abc import Callable
+
+from zarr_cachestore.simulate import Trace, loop, scan, simulate, zipf
 from zarr_cachestore.simulate.reference import libcachesim_simulate
 
-TRACES = {  # the traces of tests/test_simulate_parity.py
+TRACES: dict[str, Callable[[], Trace]] = {  # the traces of tests/test_simulate_parity.py
     "zipf": lambda: zipf(20_000, 2_000, 1.0, seed=11),
     "zipf-lognormal": lambda: zipf(20_000, 2_000, 0.8, seed=12, size=1000, size_dist="lognormal"),
     "scan": lambda: scan(20_000, 1_500, 1.1, scan_length=400, scan_every=2_000, seed=13),

@@ -13,10 +13,10 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import cachetools
-import libcachesim as lcs
+import libcachesim as lcs  # type: ignore[import-untyped]
 
 from zarr_cachestore.simulate import Trace, simulate, write_oracle_general, zipf
 
@@ -65,7 +65,7 @@ def libcachesim_native(
     def run() -> int:
         reader = lcs.TraceReader(path, lcs.TraceType.ORACLE_GENERAL_TRACE)
         miss_ratio, _ = lcs.LRU(capacity, hashpower=hashpower).process_trace(reader)
-        return round(miss_ratio * n_requests)
+        return round(miss_ratio * n_requests)  # type: ignore[no-any-return]
 
     return run
 
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    size_dist = "lognormal" if args.lognormal else "fixed"
+    size_dist: Literal["fixed", "lognormal"] = "lognormal" if args.lognormal else "fixed"
     trace = zipf(args.requests, args.objects, args.alpha, seed=1, size_dist=size_dist)
     capacity = int(args.fraction * trace.working_set().bytes)
     n = len(trace)

@@ -1,0 +1,1 @@
+"""The benchmark suite (`python -m benchmarks.suite`, `make bench`) and standalone scripts."""
