@@ -83,7 +83,7 @@ def processes_rate(
         proc.start()
     time.sleep(2.0)  # let every process import and open the tier
     go.set()
-    seconds = max(results.get(timeout=300) for _ in procs)
+    seconds: float = max(results.get(timeout=300) for _ in procs)
     for proc in procs:
         proc.join()
     return sum(map(len, key_sets)) / seconds

@@ -135,7 +135,7 @@ def throughput(
     ]
     for worker in workers:
         worker.start()
-    total = sum(results.get(timeout=120) for _ in workers)
+    total: float = sum(results.get(timeout=120) for _ in workers)
     for worker in workers:
         worker.join()
     return total / seconds
