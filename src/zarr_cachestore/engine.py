@@ -657,8 +657,8 @@ class CacheEngine:
         return self.ledger.admit(key, entry)
 
     def _insert_whole(self, key: str, data: Buffer, began: float) -> Entry | None:
-        """Admit a whole value, writing it at once if the tier can. Under the lock."""
-        self._learn_size(key, len(data), began)
+        """Admit a whole value, writing it at once if the tier can. Under the lock. (Its size
+        is its entry's: nothing else remembers it.)"""
         entry = Entry(len(data), name=self.tier.name(key), ready=False)
         if not self._admit(key, entry, began):
             return None
