@@ -30,7 +30,7 @@ from zarr.core.sync import sync
 from zarr.storage import MemoryStore
 
 from zarr_cachestore import CacheStore, Sequential
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 MIB = 1 << 20
 ROWS = MIB // 8  # float64 rows per 1 MiB chunk

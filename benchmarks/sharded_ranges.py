@@ -28,7 +28,7 @@ from zarr.abc.store import Store
 from zarr.storage import MemoryStore
 
 from zarr_cachestore import CacheStore, WholeValuePromotion
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 SHAPE = (512, 512)
 INNER = (16, 16)

@@ -13,7 +13,7 @@ from zarr.storage import MemoryStore, WrapperStore
 
 from helpers import PROTO
 from zarr_cachestore import LRU, TTL, CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 
 class NoDeletes(WrapperStore[Store]):

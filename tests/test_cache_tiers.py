@@ -18,7 +18,7 @@ from helpers import PROTO, assert_idle, buf, copied_elsewhere, held_by, raw, who
 from test_faults import FlakyCacheStore
 from zarr_cachestore import CacheStore
 from zarr_cachestore import deferred as deferred_module
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 OLD, NEW = b"old value of twenty bytes", b"the new value is longer than the old one"
 

@@ -30,7 +30,7 @@ from helpers import (
     raw,
 )
 from zarr_cachestore import TTL, CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 OLD, NEW = b"old bytes", b"new bytes, longer"
 

@@ -35,7 +35,7 @@ from helpers import (
     whole_entries,
 )
 from zarr_cachestore import LFU, CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 
 async def settle(condition: Callable[[], bool], rounds: int = 500) -> None:

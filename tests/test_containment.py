@@ -21,8 +21,8 @@ from zarr.storage import MemoryStore
 
 from helpers import PROTO, assert_idle, buf, memory_bytes_held, raw
 from zarr_cachestore import LRU, CacheStore, InMemoryRangeCache, MaxSize, RangeKey
+from zarr_cachestore.latency import LatencyStore
 from zarr_cachestore.ledger import empty_entry_limit
-from zarr_cachestore.simulated import LatencyStore
 
 VALUES = {f"k{i}": bytes([97 + i]) * (8 + 4 * i) for i in range(6)} | {"empty": b""}
 

@@ -18,7 +18,7 @@ from zarr.storage import MemoryStore, WrapperStore
 
 from helpers import PROTO, assert_idle, buf, expected_bytes, held_by, raw, whole_entries
 from zarr_cachestore import CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 BYTE_RANGES: list[Any] = [
     pytest.param(None, id="whole"),

@@ -17,7 +17,7 @@ from zarr.storage import MemoryStore
 
 from helpers import PROTO, assert_idle, buf, examples, raw
 from zarr_cachestore import CacheStore, Sequential
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 CHUNKS = 32
 

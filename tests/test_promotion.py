@@ -9,7 +9,7 @@ from zarr.storage import MemoryStore
 
 from helpers import PROTO
 from zarr_cachestore import CacheStore, WholeValuePromotion
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 VALUE = bytes(range(100))
 

@@ -25,7 +25,7 @@ from zarr.storage import MemoryStore
 
 from helpers import examples, expected_bytes
 from zarr_cachestore import CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 PROTOTYPE = default_buffer_prototype()
 KEYS = ("a", "b", "c/0")

@@ -26,7 +26,7 @@ from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
 from zarr.storage import LocalStore, MemoryStore
 
 from zarr_cachestore import CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 
 PROTOTYPE = default_buffer_prototype()
 SHAPE = (64, 64)

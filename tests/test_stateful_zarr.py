@@ -56,13 +56,16 @@ CONFIGURATIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
         "eviction": "lfu",
     },
     "local-store-cache-fifo-1KiB": lambda tmp: {
-        "cache_store": LocalStore(tmp / "cache"),
+        "cache_store": LocalStore(tmp / "cache"),  # a disk tier: the source needs a name
         "max_size": 1024,
         "eviction": "fifo",
+        "namespace": "state-machine",
     },
     "existing-local-store-cache-lru-512B": lambda tmp: {
         "cache_store": LocalStore(_existing_directory(tmp / "cache")),
         "max_size": 512,
+        "namespace": "state-machine",
+        "memory_size": 256,
     },
     "negative-caching-ttl": lambda tmp: {
         "max_size": 512,

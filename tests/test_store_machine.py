@@ -13,7 +13,7 @@ from zarr.storage import MemoryStore
 
 from helpers import PROTO, assert_idle, examples
 from zarr_cachestore import CacheStore
-from zarr_cachestore.simulated import LatencyStore
+from zarr_cachestore.latency import LatencyStore
 from zarr_cachestore.testing.store import KEYS, VALUES, store_machine
 
 CacheStoreMachine = store_machine(["lru", "lfu", "fifo"])

@@ -23,8 +23,8 @@ from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
 from zarr.abc.store import Store
 from zarr.storage import LocalStore
 
+from zarr_cachestore.latency import LatencyStore
 from zarr_cachestore.registry import available
-from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.store import CacheStore
 
 __all__ = ["main"]

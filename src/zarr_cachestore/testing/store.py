@@ -36,8 +36,8 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, default_buffer_prototype
 from zarr.storage import MemoryStore
 
+from zarr_cachestore.latency import LatencyStore
 from zarr_cachestore.ranges import RangeKey
-from zarr_cachestore.simulated import LatencyStore
 from zarr_cachestore.store import CacheStore
 from zarr_cachestore.testing._kit import Spec, fresh, run
 from zarr_cachestore.tiers import MemoryTier
