@@ -1,8 +1,9 @@
 """Hypothesis profiles: "ci" (the default) is quick and reproducible; "nightly" digs deeper.
 
-Select one with the environment variable ``HYPOTHESIS_PROFILE``; the CacheStore state machines
-also run ten times more examples nightly (``helpers.examples``). For example
-``HYPOTHESIS_PROFILE=nightly python -m pytest tests/test_stateful_zarr.py``.
+Select one with the environment variable ``HYPOTHESIS_PROFILE``; every state machine (the
+CacheStore's, the policies', the range cache's) also runs ten times more examples nightly
+(``zarr_cachestore.testing.examples``), and ``-m slow`` adds the deep runs. For example
+``HYPOTHESIS_PROFILE=nightly python -m pytest -m "slow or not slow"``.
 """
 
 from __future__ import annotations

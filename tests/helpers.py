@@ -3,7 +3,6 @@ conformance kit) the bytes a read should return and whether a cache is idle."""
 
 from __future__ import annotations
 
-import os
 import pickle
 
 from zarr.core.buffer import Buffer, default_buffer_prototype
@@ -11,6 +10,7 @@ from zarr.core.buffer import Buffer, default_buffer_prototype
 from zarr_cachestore import CacheStore
 from zarr_cachestore.attach import release
 from zarr_cachestore.ledger import Entry
+from zarr_cachestore.testing import examples
 from zarr_cachestore.testing.store import (
     REQUESTS,
     FakeClock,
@@ -36,12 +36,6 @@ __all__ = [
 ]
 
 PROTO = default_buffer_prototype()
-NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
-
-
-def examples(ci: int) -> int:
-    """How many examples a state machine runs: ``ci`` by default, ten times more nightly."""
-    return ci * 10 if NIGHTLY else ci
 
 
 def buf(data: bytes) -> Buffer:

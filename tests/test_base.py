@@ -9,6 +9,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from helpers import examples
 from zarr_cachestore import LRU, CacheStore
 from zarr_cachestore.base import EntryInfo, PriorityPolicy
 
@@ -105,4 +106,4 @@ class SameAsLRU(RuleBasedStateMachine):
 
 
 TestSameAsLRU = SameAsLRU.TestCase
-TestSameAsLRU.settings = settings(max_examples=100, stateful_step_count=60, deadline=None)
+TestSameAsLRU.settings = settings(max_examples=examples(100), stateful_step_count=60, deadline=None)

@@ -15,6 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from helpers import examples
 from zarr_cachestore import FIFO, LFU, LRU, EvictionPolicy
 
 Policy = LRU | LFU | FIFO
@@ -443,7 +444,7 @@ class LFUMachine(PolicyMachine):
     make_model = FrequencyModel
 
 
-MACHINE_SETTINGS = settings(max_examples=100, stateful_step_count=40, deadline=None)
+MACHINE_SETTINGS = settings(max_examples=examples(100), stateful_step_count=40, deadline=None)
 
 TestLRUAgainstModel = LRUMachine.TestCase
 TestLRUAgainstModel.settings = MACHINE_SETTINGS

@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from zarr_cachestore import RangeKey
+from zarr_cachestore.testing import examples
 
 from reference_models import (
     RefARC,
@@ -133,7 +134,7 @@ CASES: dict[str, tuple[Callable[[], Pair], int, int]] = {
 def test_matches_reference(name: str) -> None:
     make, budget, max_size = CASES[name]
     test_case = machine(make, budget, max_size).TestCase
-    test_case.settings = settings(max_examples=120, stateful_step_count=60, deadline=None)
+    test_case.settings = settings(max_examples=examples(120), stateful_step_count=60, deadline=None)
     test_case().runTest()
 
 
@@ -153,5 +154,5 @@ def test_frontier_matches_reference(capacity: int | None, reach: int, scan: int)
 
     keys = st.sampled_from(CHUNK_KEYS)
     test_case = machine(make, 24, 5, keys).TestCase
-    test_case.settings = settings(max_examples=40, stateful_step_count=60, deadline=None)
+    test_case.settings = settings(max_examples=examples(40), stateful_step_count=60, deadline=None)
     test_case().runTest()

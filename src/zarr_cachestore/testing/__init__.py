@@ -4,6 +4,7 @@ They need the ``testing`` extra (``pip install 'zarr-cachestore[testing]'``): hy
 pytest.
 """
 
+from zarr_cachestore.testing._kit import examples
 from zarr_cachestore.testing.admission import check_admission_policy
 from zarr_cachestore.testing.eviction import check_eviction_policy
 from zarr_cachestore.testing.expiry import check_expiry_policy
@@ -14,4 +15,5 @@ __all__ = [
     "check_cache_store",
     "check_eviction_policy",
     "check_expiry_policy",
+    "examples",
 ]

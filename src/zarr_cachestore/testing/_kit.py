@@ -3,6 +3,7 @@ running a state machine as one call."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -47,6 +48,12 @@ def fresh(group: str, spec: Spec) -> Callable[[], Any]:
         return resolve(group, spec if isinstance(spec, str | type) else spec())
 
     return make
+
+
+def examples(ci: int) -> int:
+    """How many examples a state machine runs: ``ci`` by default, ten times more under the
+    nightly hypothesis profile (``HYPOTHESIS_PROFILE=nightly``)."""
+    return ci * 10 if os.environ.get("HYPOTHESIS_PROFILE") == "nightly" else ci
 
 
 def run(machine: type[RuleBasedStateMachine], examples: int, steps: int) -> None:
