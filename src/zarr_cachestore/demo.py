@@ -52,6 +52,7 @@ class Settings:
     cache_mib: float | None = None  # None: a third of the array
     seed: int = 0
     data_dir: Path = Path("demo-data")
+    record: Path | None = None  # where the first policy's run records its accesses
 
     @property
     def budget(self) -> int:
@@ -222,14 +223,24 @@ def _read(label: str, store: Store, windows: Sequence[tuple[int, int]], chunk_ro
     return time.perf_counter() - begin
 
 
-def run(label: str, path: Path, settings: Settings, windows: Sequence[tuple[int, int]]) -> Result:
-    """Read ``windows`` through a fresh cache with eviction ``label`` (or ``NO_CACHE``)."""
+def run(
+    label: str,
+    path: Path,
+    settings: Settings,
+    windows: Sequence[tuple[int, int]],
+    *,
+    record: Path | None = None,
+) -> Result:
+    """Read ``windows`` through a fresh cache with eviction ``label`` (or ``NO_CACHE``),
+    recording its accesses to ``record`` if given."""
     source = _source(path, settings)
     cache = None
     if label != NO_CACHE:
-        cache = CacheStore(source, max_size=settings.budget, eviction=label)
+        cache = CacheStore(source, max_size=settings.budget, eviction=label, record=record)
     store = source if cache is None else cache
     seconds = _read(label, store, windows, Layout.of(settings).chunk_rows)
+    if cache is not None and record is not None:
+        cache.stop_recording()
     stats = None if cache is None else cache.cache_stats()
     return Result(label, source.counts.requests, source.counts.bytes_read, seconds, stats)
 
@@ -297,6 +308,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--seed", type=int, help=f"seed of the access pattern (default: {d.seed})")
     add("--quick", action="store_true", help="a tiny array and few windows, for tests")
+    add(
+        "--record",
+        type=Path,
+        help="record the first policy's reads as a trace for `zarr-cachestore advise` "
+        "(every policy is asked the same reads)",
+    )
     return parser
 
 
@@ -354,7 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{settings.budget / MIB:.1f} MiB, latency {settings.latency_ms:g} ms, "
         f"shared bandwidth {settings.bandwidth_mib:g} MiB/s, seed {settings.seed}"
     )
-    results = [run(label, path, settings, windows) for label in _labels()]
+    labels = _labels()
+    results = [
+        run(label, path, settings, windows, record=settings.record if i == 0 else None)
+        for i, label in enumerate(labels)
+    ]
     print()
     print(table(results))
     print(f"\ntotal time {time.perf_counter() - start:.1f} s")
