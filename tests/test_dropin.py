@@ -17,6 +17,7 @@ from zarr.storage import LocalStore, MemoryStore
 
 from helpers import PROTO, buf, raw
 from zarr_cachestore import CacheStore
+from zarr_cachestore.latency import LatencyStore
 
 zarr_cache_store = pytest.importorskip("zarr.experimental.cache_store")
 ZarrCacheStore = zarr_cache_store.CacheStore
@@ -194,3 +195,36 @@ async def test_evictions_admissions_and_shared_misses_are_logged_at_debug_level(
     assert "evicted 'a' (10 bytes) to make room for 'c'" in text
     assert "waits for the read already under way" in text
     assert "refused 'big' (30 bytes)" in text
+
+
+needs_sync_io = pytest.mark.skipif(
+    not hasattr(zarr.abc.store, "_store_supports_sync_io"),
+    reason="zarr's synchronous store path exists from zarr 3.3 on",
+)
+
+
+@needs_sync_io
+def test_zarr_takes_the_synchronous_path_through_a_memory_tier() -> None:
+    from zarr.abc.store import _store_supports_sync_io  # type: ignore[attr-defined]
+
+    source = MemoryStore()
+    zarr.create_array(source, shape=(64,), chunks=(8,), dtype="i2")[:] = 3
+    cache = CacheStore(source, max_size="1MiB")
+    assert _store_supports_sync_io(cache)
+    array = zarr.open_array(cache, mode="r")
+    assert np.asarray(array[:]).sum() == 3 * 64  # misses, through the source's get_sync
+    assert np.asarray(array[:]).sum() == 3 * 64  # hits, with no event loop
+    stats = cache.cache_stats()
+    assert stats["hits"] >= 8
+    array[:8] = 5  # a write on the synchronous path is coherent
+    assert np.asarray(zarr.open_array(cache, mode="r")[:8]).tolist() == [5] * 8
+
+
+@needs_sync_io
+def test_the_synchronous_path_is_offered_only_when_it_can_be_honoured(tmp_path: Path) -> None:
+    from zarr.abc.store import _store_supports_sync_io  # type: ignore[attr-defined]
+
+    source = MemoryStore()
+    assert not _store_supports_sync_io(CacheStore(source, cache_store=LatencyStore(MemoryStore())))
+    disk = CacheStore(LocalStore(str(tmp_path / "d")), cache_store=LocalStore(str(tmp_path / "c")))
+    assert not _store_supports_sync_io(disk)

@@ -16,7 +16,16 @@ from zarr.abc.store import (
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import MemoryStore, WrapperStore
 
-from helpers import PROTO, assert_idle, buf, expected_bytes, held_by, raw, whole_entries
+from helpers import (
+    PROTO,
+    FakeClock,
+    assert_idle,
+    buf,
+    expected_bytes,
+    held_by,
+    raw,
+    whole_entries,
+)
 from zarr_cachestore import CacheStore
 from zarr_cachestore.latency import LatencyStore
 
@@ -255,16 +264,6 @@ async def test_no_stale_value_is_served_after_a_cache_store_failure(
 # -- remembered absences ------------------------------------------------------------------
 
 
-class Clock:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.mark.parametrize("tier", ["memory", "store"])
 async def test_an_absent_key_is_remembered(tier: str) -> None:
     source = LatencyStore(MemoryStore())
@@ -308,7 +307,7 @@ async def test_a_write_through_the_cache_ends_a_remembered_absence(
 
 @pytest.mark.parametrize("tier", ["memory", "store"])
 async def test_a_remembered_absence_expires(tier: str) -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     source = LatencyStore(MemoryStore())
     cache = CacheStore(
         source,
@@ -358,7 +357,7 @@ async def test_an_absence_seen_before_a_write_is_not_remembered_after_it() -> No
 
 
 async def test_expiry_counts_from_when_the_source_read_began() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
 
     class SlowSource(WrapperStore[Store]):
         async def get(

@@ -105,8 +105,10 @@ def assert_idle(cache: CacheStore, *, queued_deletes: bool = False) -> None:
 
 
 class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
+    """A clock that moves only when a test moves it (``clock.now += 5``)."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
 
     def __call__(self) -> float:
         return self.now
