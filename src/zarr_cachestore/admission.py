@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import ClassVar
 
 import attrs
 
@@ -12,6 +13,8 @@ __all__ = ["AdmitAll", "MaxSize"]
 @attrs.frozen
 class AdmitAll:
     """Admit every entry that can fit in the cache at all."""
+
+    counts_access: ClassVar[bool] = False  # on_access does nothing: the cache may skip it
 
     def on_access(self, key: Hashable) -> None:
         pass

@@ -130,7 +130,10 @@ class CacheEngine:
         self.reads = Tickets()  # source reads in flight, made stale by writes
         self.sizes = _Recent()  # key -> (size, until when), for getsize and promotion
         self._clock = config.clock
-        self._on_access = self.admission.on_access
+        # Strategies that say a call changes nothing are not called on the hit path.
+        counts = getattr(self.admission, "counts_access", True)
+        self._on_access = self.admission.on_access if counts else None
+        self._reads_extend = getattr(self.expiry, "reads_extend", True)
         self.recorder: TraceRecorder | None = None  # given every access, when set
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
 
@@ -156,17 +159,18 @@ class CacheEngine:
         self.lock.acquire()
         try:
             now = self._clock()
-            try:
-                self._on_access(key)
-            except Exception as error:
-                self.faults.strategy(self.admission, error)
+            if self._on_access is not None:
+                try:
+                    self._on_access(key)
+                except Exception as error:
+                    self.faults.strategy(self.admission, error)
             if type(request) is RangeByteRequest:  # a held entry of exactly this range: no Span
-                exact = RangeKey.exact(key, request)
-                held = None if exact is None else self._fresh(exact, now)
-                if held is not None:
-                    assert exact is not None
-                    data = self.range_cache.get(exact)
-                    if data is not None:
+                start, stop = request.start, request.end
+                if type(start) is int and type(stop) is int:
+                    exact: RangeKey = _tuple(RangeKey, (key, start, stop))
+                    held = self._fresh(exact, now)
+                    data = None if held is None else self.range_cache.get(exact)
+                    if held is not None and data is not None:
                         return self._hit(exact, held, data, now, None, prototype)
             entry = self._fresh(key, now)
             if entry is not None:
@@ -327,19 +331,23 @@ class CacheEngine:
             return MISS
         if self.readahead is not None:
             self.readahead.hit(key)
-        try:
-            entry.deadline = self.expiry.on_read(key, now, entry.deadline)
-        except Exception as error:
-            self.ledger.remove(key)
-            self.faults.strategy(self.expiry, error)
-            return MISS
-        self.stats.hits += 1
+        if self._reads_extend:
+            try:
+                entry.deadline = self.expiry.on_read(key, now, entry.deadline)
+            except Exception as error:
+                self.ledger.remove(key)
+                self.faults.strategy(self.expiry, error)
+                return MISS
+        stats = self.stats
+        stats.hits += 1
         if data is None:
             return None
         if span is not None and (span.start, span.stop) != (0, entry.size):
             data = data[span.start : span.stop]
-        self.stats.bytes_from_cache += len(data)
-        return _as(prototype, data)
+            stats.bytes_from_cache += span.stop - span.start  # type: ignore[operator]
+        else:
+            stats.bytes_from_cache += entry.size
+        return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
 
     def _held_range(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
         try:
@@ -892,6 +900,9 @@ class CacheEngine:
                 "queued_deletes": len(self.deferred.doomed) + len(self.deferred.failed),
                 "tasks": len(self.deferred.tasks),
             }
+
+
+_tuple = tuple.__new__  # builds a RangeKey without the named tuple's Python constructor
 
 
 def _as(prototype: BufferPrototype, data: Buffer) -> Buffer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
+from typing import ClassVar
 
 import attrs
 
@@ -22,6 +23,8 @@ def _positive(instance: object, attribute: attrs.Attribute[float], value: float)
 class NoExpiry:
     """Entries never expire."""
 
+    reads_extend: ClassVar[bool] = False  # on_read keeps the deadline: the cache may skip it
+
     def on_write(self, key: Hashable, now: float) -> float:
         return math.inf
 
@@ -32,6 +35,8 @@ class NoExpiry:
 @attrs.frozen
 class TTL:
     """Time to live: an entry expires ``seconds`` after it was written; reads do not extend it."""
+
+    reads_extend: ClassVar[bool] = False
 
     seconds: float = attrs.field(validator=_positive)
 
@@ -45,6 +50,8 @@ class TTL:
 @attrs.frozen
 class TTI(TTL):
     """Time to idle: an entry expires ``seconds`` after it was last written or read."""
+
+    reads_extend: ClassVar[bool] = True
 
     def on_read(self, key: Hashable, now: float, deadline: float) -> float:
         return now + self.seconds

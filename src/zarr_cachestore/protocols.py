@@ -114,7 +114,11 @@ def store_key(entry: Hashable) -> str:
 
 @runtime_checkable
 class ExpiryPolicy(Protocol):
-    """Gives entries a deadline (a ``clock()`` reading; ``math.inf`` means never)."""
+    """Gives entries a deadline (a ``clock()`` reading; ``math.inf`` means never).
+
+    A policy whose :meth:`on_read` always returns the deadline it is given may say so with a
+    class attribute ``reads_extend = False``; the cache then skips the call on hits.
+    """
 
     def on_write(self, key: Hashable, now: float) -> float:
         """The deadline of ``key``, entering the cache at ``now``."""
@@ -125,7 +129,11 @@ class ExpiryPolicy(Protocol):
 
 @runtime_checkable
 class AdmissionPolicy(Protocol):
-    """Decides whether a new entry may enter the cache."""
+    """Decides whether a new entry may enter the cache.
+
+    A policy whose :meth:`on_access` does nothing may say so with a class attribute
+    ``counts_access = False``; the cache then skips the call on every read.
+    """
 
     def on_access(self, key: Hashable) -> None:
         """``key`` was requested (hit or miss); frequency-based filters count here."""

@@ -131,14 +131,6 @@ class RangeKey(NamedTuple):
     stop: int | None
 
     @classmethod
-    def exact(cls, key: str, request: RangeByteRequest) -> RangeKey | None:
-        """The entry that would hold exactly ``request``, if its bounds are plain ints."""
-        start, stop = request.start, request.end
-        if type(start) is not int or type(stop) is not int:
-            return None
-        return tuple.__new__(cls, (key, start, stop))
-
-    @classmethod
     def of(cls, key: str, span: Span, length: int) -> RangeKey:
         """The entry holding the ``length`` bytes that a read of ``span`` returned."""
         if span.is_suffix:
