@@ -11,16 +11,21 @@ import asyncio
 import multiprocessing
 import os
 import pickle
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 import zarr
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from zarr.storage import LocalStore
 
-from helpers import PROTO, buf, raw
+from helpers import PROTO, REQUESTS, buf, examples, expected_bytes, raw
 from services import RedisServer
 from zarr_cachestore import CacheStore, RedisStore
 
@@ -245,3 +250,67 @@ def test_a_pickled_store_carries_its_tier(tmp_path: Path) -> None:
     store = CacheStore(source_array(tmp_path / "data"), cache_store=LocalStore(str(tmp_path / "c")))
     copy = pickle.loads(pickle.dumps(store))
     assert copy._engine is store._engine
+
+
+class DiskRestartMachine(RuleBasedStateMachine):
+    """Reads and writes through a CacheStore on a disk tier, restarted (a new process's cache
+    over the same folders) at random steps: every read answers what the source holds, and the
+    folder keeps its budget."""
+
+    MAX_SIZE = 600
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp())
+        self.truth: dict[str, bytes] = {}
+        self.loop = asyncio.new_event_loop()
+        self.cache = self.restarted(0)
+
+    def restarted(self, memory_size: int) -> CacheStore:
+        return CacheStore(
+            LocalStore(str(self.root / "data")),
+            cache_store=LocalStore(str(self.root / "cache")),
+            max_size=self.MAX_SIZE,
+            memory_size=memory_size,
+        )
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.run(self.cache._engine.shared.aclose())  # type: ignore[union-attr]
+        self.loop.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @rule(key=st.sampled_from(["a", "c/0", "c/1", "c/2"]), value=st.binary(max_size=200))
+    def write(self, key: str, value: bytes) -> None:
+        self.run(self.cache.set(key, buf(value)))
+        self.truth[key] = value
+
+    @rule(key=st.sampled_from(["a", "c/0", "c/1", "c/2"]), request=REQUESTS)
+    def read(self, key: str, request: Any) -> None:
+        got = raw(self.run(self.cache.get(key, PROTO, request)))
+        truth = self.truth.get(key)
+        assert got == (None if truth is None else expected_bytes(truth, request))
+
+    @rule(key=st.sampled_from(["a", "c/0", "c/1", "c/2"]))
+    def delete(self, key: str) -> None:
+        self.run(self.cache.delete(key))
+        self.truth.pop(key, None)
+
+    @rule(memory_size=st.sampled_from([0, 100, 1000]))
+    def restart(self, memory_size: int) -> None:
+        self.run(self.cache._engine.shared.aclose())  # type: ignore[union-attr]
+        self.cache = self.restarted(memory_size)
+
+    @invariant()
+    def the_folder_keeps_its_budget(self) -> None:
+        values = self.root / "cache" / "values"
+        held = sum(f.stat().st_size for f in values.rglob("*") if f.is_file())
+        assert held <= self.MAX_SIZE
+
+
+TestDiskRestartMachine = DiskRestartMachine.TestCase
+TestDiskRestartMachine.settings = settings(
+    max_examples=examples(20), stateful_step_count=25, deadline=None
+)
