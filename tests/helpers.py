@@ -3,8 +3,11 @@ conformance kit) the bytes a read should return and whether a cache is idle."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+from typing import Any
 
+from hypothesis.stateful import RuleBasedStateMachine, rule
 from zarr.core.buffer import Buffer, default_buffer_prototype
 
 from zarr_cachestore import CacheStore
@@ -24,6 +27,7 @@ __all__ = [
     "PROTO",
     "REQUESTS",
     "FakeClock",
+    "TasksMachine",
     "assert_idle",
     "buf",
     "copied_elsewhere",
@@ -68,3 +72,32 @@ def whole_entries(cache: CacheStore) -> dict[str, Entry]:
     ledger = cache._engine.ledger
     entries = {key: ledger.get(key) for key in ledger if isinstance(key, str)}
     return {key: entry for key, entry in entries.items() if entry is not None and not entry.absent}
+
+
+class TasksMachine(RuleBasedStateMachine):
+    """A state machine whose rules start reads and writes as tasks on an event loop of its
+    own, for ``settle`` to finish with the cache's background work (``self.cache``)."""
+
+    cache: CacheStore
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.settle()
+        self.loop.close()
+
+    @rule()
+    def settle(self) -> None:
+        async def everything() -> None:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            if hasattr(self, "cache"):
+                await self.cache.settle()
+
+        self.run(everything())
+        self.tasks.clear()

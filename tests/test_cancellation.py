@@ -9,11 +9,10 @@ that nothing is left in flight.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import hypothesis.strategies as st
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 from zarr.abc.store import ByteRequest, RangeByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import MemoryStore, WrapperStore
@@ -22,6 +21,7 @@ from helpers import (
     PROTO,
     REQUESTS,
     FakeClock,
+    TasksMachine,
     assert_idle,
     buf,
     examples,
@@ -192,21 +192,9 @@ KEYS = st.sampled_from(["a", "b", "c/0"])
 VALUES = st.binary(max_size=40)
 
 
-class CancellationMachine(RuleBasedStateMachine):
+class CancellationMachine(TasksMachine):
     """Reads and writes, cancelled at random points; afterwards the cache agrees with the
     source, its books with its bytes, and nothing is left in flight."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.tasks: list[asyncio.Task[Any]] = []
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def teardown(self) -> None:
-        self.settle()
-        self.loop.close()
 
     @initialize(tier=st.sampled_from(["memory", "memory-store", "async-store"]))
     def build(self, tier: str) -> None:
@@ -241,15 +229,6 @@ class CancellationMachine(RuleBasedStateMachine):
         pending = [task for task in self.tasks if not task.done()]
         if pending:
             data.draw(st.sampled_from(pending)).cancel()
-
-    @rule()
-    def settle(self) -> None:
-        async def everything() -> None:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.cache.settle()
-
-        self.run(everything())
-        self.tasks.clear()
 
     @invariant()
     def once_settled_the_cache_agrees_with_the_source(self) -> None:

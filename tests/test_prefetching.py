@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import zarr
 from hypothesis import settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import initialize, invariant, rule
 from zarr.storage import MemoryStore
 
-from helpers import PROTO, assert_idle, buf, examples, raw
+from helpers import PROTO, TasksMachine, assert_idle, buf, examples, raw
 from zarr_cachestore import CacheStore, Sequential
 from zarr_cachestore.latency import LatencyStore
 
@@ -120,21 +120,9 @@ def test_a_prefetch_policy_object_belongs_to_one_cache() -> None:
         CacheStore(MemoryStore(), prefetch=policy)
 
 
-class PrefetchMachine(RuleBasedStateMachine):
+class PrefetchMachine(TasksMachine):
     """Reads, writes and clears while prefetches run over a slow source: once settled, every
     chunk reads as the source holds it, and the budget held throughout."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.tasks: list[asyncio.Task[Any]] = []
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def teardown(self) -> None:
-        self.settle()
-        self.loop.close()
 
     @initialize(prefetch=st.sampled_from(["sequential", "neighbors"]), budget=st.integers(80, 400))
     def build(self, prefetch: str, budget: int) -> None:
@@ -159,15 +147,6 @@ class PrefetchMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.0, 0.001, 0.003]))
     def wait(self, seconds: float) -> None:
         self.run(asyncio.sleep(seconds))
-
-    @rule()
-    def settle(self) -> None:
-        async def everything() -> None:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.cache.settle()
-
-        self.run(everything())
-        self.tasks.clear()
 
     @invariant()
     def the_budget_holds(self) -> None:
