@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -98,6 +99,12 @@ class Entry:
     deadline: float | None
 
 
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for conn in connections:
+        conn.close()
+    connections.clear()
+
+
 class DiskIndex:
     """The index file at ``path``; one SQLite connection per thread."""
 
@@ -125,12 +132,15 @@ class DiskIndex:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        # An index dropped without close() closes its connections all the same.
+        weakref.finalize(self, _close_all, self._connections)
 
     # -- connections and transactions
 
     def _connection(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:  # forked: the parent's connections are not ours to use
-            self._pid, self._local, self._connections = os.getpid(), threading.local(), []
+            self._pid, self._local = os.getpid(), threading.local()
+            self._connections.clear()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
@@ -162,9 +172,7 @@ class DiskIndex:
 
     def close(self) -> None:
         with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+            _close_all(self._connections)
         self._local = threading.local()
 
     # -- opening
