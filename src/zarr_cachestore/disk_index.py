@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import weakref
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
