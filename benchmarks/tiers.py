@@ -1,0 +1,467 @@
+"""The shared cache tiers against fsspec's caches and zarr's CacheStore, in one run.
+
+A source reached over loopback: a threaded HTTP range server on 127.0.0.1 that waits a fixed
+latency before each answer and counts the requests and bytes it serves, in front of a folder
+where this script first writes a zarr array (256 uncompressed chunks of 64 KiB). Every way
+reads it through zarr's ``FsspecStore`` over fsspec's HTTP filesystem, with the demo's
+workload (``zarr_cachestore.demo.plan``: overlapping windows of 8 chunks with jumps back to
+hotspots) and a budget of a third of the array where the way has one.
+
+Each configuration runs in fresh processes (multiprocessing spawn), so a "warm" run is a
+restart: nothing is left in memory, only what the cache left on disk or in Redis.
+
+1. One process at a time: no cache; our memory tier; our disk tier cold (empty folder) and
+   warm (a new process on the folder); zarr's ``CacheStore`` over a ``LocalStore``; fsspec's
+   ``simplecache::`` and ``blockcache::`` (neither has a byte budget), cold and warm.
+2. Two processes at once (different walks through the array): one disk folder for both, or
+   a folder each.
+3. 1 and 4 processes at once against one real ``redis-server``: the Redis tier shared by all,
+   or a memory cache in each process, at the same budget.
+4. The latency of a hit through ``CacheStore`` in the memory, disk and Redis tiers.
+
+    pip install -e '.[bench]'    # aiohttp for fsspec's HTTP filesystem; redis
+    python benchmarks/tiers.py [--latency-ms 20] [--windows 140]
+
+It starts its own ``redis-server`` (``apt-get install redis-server``) and stops everything it
+started before it exits. The tables are markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import http.server
+import multiprocessing
+import queue
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.storage import FsspecStore, LocalStore
+
+from zarr_cachestore import CacheStore, RedisStore
+from zarr_cachestore.demo import plan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from services import RedisServer, free_port
+
+MIB = 1 << 20
+CHUNK_BYTES = 64 * 1024
+CHUNKS = 256
+COLUMNS = 256  # float32 columns: a chunk is 64 rows of all of them
+CHUNK_ROWS = CHUNK_BYTES // (4 * COLUMNS)
+BUDGET = CHUNKS * CHUNK_BYTES // 3
+PROTO = default_buffer_prototype()
+
+
+# -- the source: an HTTP range server on loopback ---------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """GET (whole or one ``Range: bytes=...``) and HEAD of the files under the server's root."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as object stores and aiohttp use it
+    server: RangeServer
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def _answer(self, body: bool) -> None:
+        time.sleep(self.server.latency)
+        path = self.server.root / self.path.split("?")[0].lstrip("/")
+        if not path.resolve().is_relative_to(self.server.root) or not path.is_file():
+            self.server.count(0)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = path.read_bytes()
+        status, start, stop = 200, 0, len(data)
+        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
+        if wanted is not None:
+            first, last = wanted.groups()
+            if first:
+                start, stop = int(first), min(int(last) + 1 if last else len(data), len(data))
+            else:
+                start = max(len(data) - int(last), 0)
+            status = 206
+        part = data[start:stop] if body else b""
+        self.server.count(len(part))
+        self.send_response(status)
+        self.send_header("Content-Length", str(stop - start))
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
+        self.end_headers()
+        self.wfile.write(part)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class RangeServer(http.server.ThreadingHTTPServer):
+    """Serves ``root`` on a free loopback port; every answer waits ``latency`` seconds."""
+
+    daemon_threads = True
+
+    def __init__(self, root: Path, latency: float) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.root = root.resolve()
+        self.latency = latency
+        self.requests = self.bytes_sent = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def count(self, nbytes: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.bytes_sent += nbytes
+
+    def take_counts(self) -> tuple[int, int]:
+        """Requests and bytes served since the last call."""
+        with self._lock:
+            counts = (self.requests, self.bytes_sent)
+            self.requests = self.bytes_sent = 0
+            return counts
+
+    def __enter__(self) -> RangeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join()
+
+
+def write_array(folder: Path) -> None:
+    """The array the server serves: 256 uncompressed chunks of 64 KiB along the rows."""
+    array = zarr.create_array(
+        store=LocalStore(folder),
+        shape=(CHUNKS * CHUNK_ROWS, COLUMNS),
+        chunks=(CHUNK_ROWS, COLUMNS),
+        dtype="float32",
+        compressors=None,
+    )
+    array[:] = np.random.default_rng(0).standard_normal(array.shape, dtype="float32")
+
+
+# -- one process's run -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """What one process reads, and through which cache."""
+
+    way: str  # a key of OPENERS
+    url: str  # the array's URL
+    windows: int
+    seed: int
+    folder: str = ""  # the cache's folder, where it has one
+    redis_url: str = ""
+    prefix: str = ""
+
+
+def _fsspec_cache(kind: str) -> Callable[[Job], Store]:
+    """``kind::URL`` opened as zarr documents it: ``FsspecStore.from_url``."""
+
+    def open_store(job: Job) -> Store:
+        options = {kind: {"cache_storage": job.folder}, "http": {"asynchronous": True}}
+        return FsspecStore.from_url(f"{kind}::{job.url}", storage_options=options, read_only=True)
+
+    return open_store
+
+
+def _blockcache_wrapped(job: Job) -> Store:
+    """``blockcache`` over a synchronous HTTP filesystem, made asynchronous by fsspec's wrapper:
+    zarr then reads through its ``cat_file``, which goes through the cache (``from_url`` reads
+    through the asynchronous ``_cat_file``, which blockcache hands to HTTP uncached)."""
+    import fsspec
+    from fsspec.implementations.asyn_wrapper import AsyncFileSystemWrapper
+
+    fs = fsspec.filesystem("blockcache", target_protocol="http", cache_storage=job.folder)
+    return FsspecStore(AsyncFileSystemWrapper(fs, asynchronous=True), path=job.url, read_only=True)
+
+
+def _zarr_cache_store(job: Job) -> Store:
+    from zarr.experimental.cache_store import CacheStore as ZarrCacheStore
+
+    return ZarrCacheStore(_source(job), cache_store=LocalStore(job.folder), max_size=BUDGET)
+
+
+def _source(job: Job) -> FsspecStore:
+    return FsspecStore.from_url(job.url, read_only=True)
+
+
+OPENERS: dict[str, Callable[[Job], Store]] = {
+    "no cache": _source,
+    "memory tier": lambda job: CacheStore(_source(job), max_size=BUDGET),
+    "disk tier": lambda job: CacheStore(
+        _source(job), cache_store=LocalStore(job.folder), max_size=BUDGET
+    ),
+    "Redis tier": lambda job: CacheStore(
+        _source(job), cache_store=RedisStore(job.redis_url, prefix=job.prefix), max_size=BUDGET
+    ),
+    "zarr CacheStore + LocalStore": _zarr_cache_store,
+    "fsspec simplecache": _fsspec_cache("simplecache"),
+    "fsspec blockcache": _fsspec_cache("blockcache"),
+    "fsspec blockcache, wrapped": _blockcache_wrapped,
+}
+
+
+def read_windows(job: Job, go: Any, results: Any) -> None:
+    """In a fresh process: open the way, wait for ``go``, read every window; report seconds."""
+    store = OPENERS[job.way](job)
+    windows = plan(CHUNKS, job.windows, job.seed)
+    go.wait()
+    start = time.perf_counter()
+    array = zarr.open_array(store=store, mode="r")
+    for first, end in windows:
+        array[first * CHUNK_ROWS : end * CHUNK_ROWS]
+    seconds = time.perf_counter() - start
+    if isinstance(store, CacheStore):
+        store.close()
+    results.put(seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    requests: int
+    bytes_read: int
+    seconds: float  # the slowest process's
+
+
+def run(server: RangeServer, jobs: Sequence[Job]) -> Measured:
+    """Run ``jobs`` at once, each in a new process; what the server saw and the wall time."""
+    spawn = multiprocessing.get_context("spawn")
+    go, results = spawn.Event(), spawn.Queue()
+    procs = [spawn.Process(target=read_windows, args=(job, go, results)) for job in jobs]
+    for proc in procs:
+        proc.start()
+    time.sleep(3.0)  # every process imports and opens its cache before the start
+    server.take_counts()
+    go.set()
+    times: list[float] = []
+    while len(times) < len(procs):
+        try:
+            times.append(results.get(timeout=1.0))
+        except queue.Empty:
+            if any(proc.exitcode not in (None, 0) for proc in procs):
+                break
+    for proc in procs:
+        proc.join(60)
+        if proc.exitcode != 0:
+            raise RuntimeError(f"a {jobs[0].way} process failed (exit code {proc.exitcode})")
+    seconds = max(times)
+    requests, nbytes = server.take_counts()
+    return Measured(requests, nbytes, seconds)
+
+
+# -- the tables ------------------------------------------------------------------------------
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def mib(nbytes: float) -> str:
+    return f"{nbytes / MIB:,.1f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def one_process(server: RangeServer, root: Path, args: argparse.Namespace) -> str:
+    """Each way cold, then (where it keeps anything across a restart) warm in a new process."""
+    base = Job("no cache", server.url + "/array.zarr", args.windows, seed=0)
+    ways = [
+        ("no cache", "-", False),
+        ("memory tier", mib(BUDGET), False),
+        ("disk tier", mib(BUDGET), True),
+        ("zarr CacheStore + LocalStore", mib(BUDGET), True),
+        ("fsspec simplecache", "none", True),
+        ("fsspec blockcache", "none", True),
+        ("fsspec blockcache, wrapped", "none", True),
+    ]
+    rows, baseline = [], 0.0
+    for way, budget, restarts in ways:
+        folder = root / way.replace(" ", "-")
+        job = dataclasses.replace(base, way=way, folder=str(folder))
+        for label in ("cold", "warm (new process)") if restarts else ("cold",):
+            measured = run(server, [job])
+            baseline = baseline or measured.seconds
+            held = mib(folder_bytes(folder)) if folder.exists() else "-"
+            rows.append(
+                [
+                    way if label == "cold" else "",
+                    label,
+                    budget,
+                    f"{measured.requests:,}",
+                    mib(measured.bytes_read),
+                    f"{measured.seconds:.2f}",
+                    f"{baseline / measured.seconds:.2f}x",
+                    held,
+                ]
+            )
+            print(f"  {way}, {label}: {measured}", file=sys.stderr)
+    header = ["way", "run", "budget MiB", "source requests", "MiB from source", "wall s",
+              "speedup", "on disk after, MiB"]  # fmt: skip
+    return table(header, rows)
+
+
+def two_processes(server: RangeServer, root: Path, args: argparse.Namespace) -> str:
+    """Two processes at once, each its own walk: one disk folder for both, or one each."""
+    base = Job("disk tier", server.url + "/array.zarr", args.windows, seed=0)
+    shared = [dataclasses.replace(base, seed=s, folder=str(root / "two-shared")) for s in (0, 1)]
+    apart = [dataclasses.replace(base, seed=s, folder=str(root / f"two-apart-{s}")) for s in (0, 1)]
+    rows = []
+    for label, jobs in (("one folder for both", shared), ("a folder each", apart)):
+        measured = run(server, jobs)
+        rows.append([label, f"{measured.requests:,}", mib(measured.bytes_read),
+                     f"{measured.seconds:.2f}"])  # fmt: skip
+        print(f"  two processes, {label}: {measured}", file=sys.stderr)
+    return table(["disk tier, 2 processes at once", "source requests", "MiB from source",
+                  "wall s (slowest)"], rows)  # fmt: skip
+
+
+def redis_processes(server: RangeServer, redis_url: str, args: argparse.Namespace) -> str:
+    """1 and 4 processes at once: one Redis tier for all, or a memory cache in each."""
+    base = Job("memory tier", server.url + "/array.zarr", args.windows, seed=0, redis_url=redis_url)
+    rows = []
+    for n in (1, 4):
+        for way in ("Redis tier", "memory tier"):
+            jobs = [dataclasses.replace(base, way=way, seed=s, prefix=f"tiers-{n}:") for s in range(n)]
+            measured = run(server, jobs)
+            rows.append([str(n), way, f"{measured.requests:,}", mib(measured.bytes_read),
+                         f"{measured.seconds:.2f}"])  # fmt: skip
+            print(f"  {n} processes, {way}: {measured}", file=sys.stderr)
+    return table(["processes", "cache (budget a third of the array)", "source requests, all",
+                  "MiB from source", "wall s (slowest)"], rows)  # fmt: skip
+
+
+# -- hit latency -----------------------------------------------------------------------------
+
+
+async def per_hit(store: Store, keys: Sequence[str], width: int) -> float:
+    """Microseconds per get of ``keys``, ``width`` at once (zarr reads a window's chunks so)."""
+    start = time.perf_counter()
+    for i in range(0, len(keys), width):
+        got = await asyncio.gather(*(store.get(k, PROTO) for k in keys[i : i + width]))
+        assert all(value is not None for value in got)
+    return (time.perf_counter() - start) / len(keys) * 1e6
+
+
+async def hit_latency(
+    array_folder: Path, root: Path, redis_url: str, source_url: str, rounds: int
+) -> str:
+    """Warm hits of the same 64 chunks in each tier, round by round in turn."""
+    keys = [f"c/{i}/0" for i in range(64)]
+    caches = {
+        "memory tier": CacheStore(LocalStore(array_folder, read_only=True), max_size=BUDGET),
+        "disk tier": CacheStore(
+            LocalStore(array_folder, read_only=True),
+            cache_store=LocalStore(root / "latency-disk"),
+            max_size=BUDGET,
+        ),
+        "Redis tier": CacheStore(
+            LocalStore(array_folder, read_only=True),
+            cache_store=RedisStore(redis_url, prefix="tiers-latency:"),
+            max_size=BUDGET,
+        ),
+    }
+    for cache in caches.values():
+        await per_hit(cache, keys, 1)  # fill
+        cache.cache_stats()  # fail here, not below, if a way cannot report
+    times: dict[str, dict[int, list[float]]] = {name: {1: [], 8: []} for name in caches}
+    for _ in range(rounds):
+        for name, cache in caches.items():
+            for width in (1, 8):
+                times[name][width].append(await per_hit(cache, keys, width))
+    for name, cache in caches.items():
+        stats = cache.cache_stats()
+        where = stats["shared_hits"] if name != "memory tier" else stats["hits"]
+        assert where >= rounds * 2 * len(keys), f"{name}: hits were not served by the tier"
+        cache.close()
+    source = FsspecStore.from_url(source_url, read_only=True)
+    miss = await per_hit(source, keys[:16], 1)
+    rows = []
+    memory = statistics.median(times["memory tier"][1])
+    for name in caches:
+        one, eight = (statistics.median(times[name][w]) for w in (1, 8))
+        rows.append([name, f"{one:,.0f}", f"{one / memory:.1f}x", f"{eight:,.0f}"])
+    rows.append(["(a source read over loopback HTTP)", f"{miss:,.0f}", f"{miss / memory:.0f}x", "-"])
+    return table(["hit of a warm 64 KiB chunk via CacheStore.get", "µs, one at a time",
+                  "vs memory tier", "µs each, 8 at once"], rows)  # fmt: skip
+
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise SystemExit("redis-server is not installed: apt-get install redis-server")
+    with tempfile.TemporaryDirectory(prefix="tiers-redis-") as directory:
+        server = RedisServer(executable, free_port(), Path(directory))
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="per request (20)")
+    parser.add_argument("--windows", type=int, default=140, help="windows per process (140)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the hit latencies (5)")
+    args = parser.parse_args()
+    begin = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tiers-bench-") as directory:
+        root = Path(directory)
+        write_array(root / "data" / "array.zarr")
+        with RangeServer(root / "data", args.latency_ms / 1000) as server, redis_server() as url:
+            print(
+                f"{CHUNKS} chunks of {CHUNK_BYTES // 1024} KiB over HTTP on loopback, "
+                f"{args.latency_ms:g} ms a request; {args.windows} windows of 8 chunks per "
+                f"process; budget {mib(BUDGET)} MiB (a third)\n"
+            )
+            sections = [
+                ("One process at a time", one_process(server, root, args)),
+                ("Two processes at once", two_processes(server, root, args)),
+                ("Processes at once on one redis-server", redis_processes(server, url, args)),
+                ("Hit latency", asyncio.run(hit_latency(
+                    root / "data" / "array.zarr", root, url, server.url + "/array.zarr", args.rounds
+                ))),  # fmt: skip
+            ]
+            for title, text in sections:
+                print(f"### {title}\n\n{text}\n")
+    print(f"total time {time.perf_counter() - begin:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
