@@ -181,6 +181,8 @@ class Job:
     folder: str = ""  # the cache's folder, where it has one
     redis_url: str = ""
     prefix: str = ""
+    budget: int = BUDGET
+    delay: float = 0.0  # seconds after the common start before this process begins
 
 
 def _fsspec_cache(kind: str) -> Callable[[Job], Store]:
@@ -211,7 +213,7 @@ def _blockcache_wrapped(job: Job) -> Store:
 def _zarr_cache_store(job: Job) -> Store:
     from zarr.experimental.cache_store import CacheStore as ZarrCacheStore
 
-    return ZarrCacheStore(_source(job), cache_store=LocalStore(job.folder), max_size=BUDGET)
+    return ZarrCacheStore(_source(job), cache_store=LocalStore(job.folder), max_size=job.budget)
 
 
 def _source(job: Job) -> FsspecStore:
@@ -220,15 +222,14 @@ def _source(job: Job) -> FsspecStore:
 
 OPENERS: dict[str, Callable[[Job], Store]] = {
     "no cache": _source,
-    "memory tier": lambda job: CacheStore(_source(job), max_size=BUDGET),
+    "memory tier": lambda job: CacheStore(_source(job), max_size=job.budget),
     "disk tier": lambda job: CacheStore(
-        _source(job), cache_store=LocalStore(job.folder), max_size=BUDGET
-    ),
-    "disk tier, room for all": lambda job: CacheStore(
-        _source(job), cache_store=LocalStore(job.folder), max_size=ALL
+        _source(job), cache_store=LocalStore(job.folder), max_size=job.budget
     ),
     "Redis tier": lambda job: CacheStore(
-        _source(job), cache_store=RedisStore(job.redis_url, prefix=job.prefix), max_size=BUDGET
+        _source(job),
+        cache_store=RedisStore(job.redis_url, prefix=job.prefix),
+        max_size=job.budget,
     ),
     "zarr CacheStore + LocalStore": _zarr_cache_store,
     "fsspec simplecache": _fsspec_cache("simplecache"),
@@ -242,6 +243,7 @@ def read_windows(job: Job, go: Any, results: Any) -> None:
     store = OPENERS[job.way](job)
     windows = plan(CHUNKS, job.windows, job.seed)
     go.wait()
+    time.sleep(job.delay)
     start = time.perf_counter()
     array = zarr.open_array(store=store, mode="r")
     for first, end in windows:
@@ -256,7 +258,7 @@ def read_windows(job: Job, go: Any, results: Any) -> None:
 class Measured:
     requests: int
     bytes_read: int
-    seconds: float  # the slowest process's
+    seconds: float  # the slowest process's, from its own start
 
 
 def run(server: RangeServer, jobs: Sequence[Job]) -> Measured:
@@ -304,20 +306,21 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def one_process(server: RangeServer, root: Path, args: argparse.Namespace) -> str:
     """Each way cold, then (where it keeps anything across a restart) warm in a new process."""
     base = Job("no cache", server.url + "/array.zarr", args.windows, seed=0)
-    ways = [
-        ("no cache", "-", False),
-        ("memory tier", mib(BUDGET), False),
-        ("disk tier", mib(BUDGET), True),
-        ("disk tier, room for all", mib(ALL), True),
-        ("zarr CacheStore + LocalStore", mib(BUDGET), True),
-        ("fsspec simplecache", "none", True),
-        ("fsspec blockcache", "none", True),
-        ("fsspec blockcache, wrapped, 1 read at a time", "none", True),
+    ways: list[tuple[str, int | None, bool]] = [
+        ("no cache", BUDGET, False),
+        ("memory tier", BUDGET, False),
+        ("disk tier", BUDGET, True),
+        ("disk tier", ALL, True),
+        ("zarr CacheStore + LocalStore", BUDGET, True),
+        ("fsspec simplecache", None, True),
+        ("fsspec blockcache", None, True),
+        ("fsspec blockcache, wrapped, 1 read at a time", None, True),
     ]
     rows, baseline = [], 0.0
-    for way, budget, restarts in ways:
-        folder = root / way.replace(" ", "-")
-        job = dataclasses.replace(base, way=way, folder=str(folder))
+    for n, (way, size, restarts) in enumerate(ways):
+        folder = root / f"single-{n}"
+        budget = "none" if size is None else "-" if way == "no cache" else mib(size)
+        job = dataclasses.replace(base, way=way, folder=str(folder), budget=size or BUDGET)
         for label in ("cold", "warm (new process)") if restarts else ("cold",):
             measured = run(server, [job])
             baseline = baseline or measured.seconds
@@ -341,12 +344,21 @@ def one_process(server: RangeServer, root: Path, args: argparse.Namespace) -> st
 
 
 def two_processes(server: RangeServer, root: Path, args: argparse.Namespace) -> str:
-    """Two processes at once, each its own walk: one disk folder for both, or one each."""
+    """Two processes at once, each its own walk: one disk folder for both, or one each; and
+    one folder for both, the second starting a second after the first."""
     base = Job("disk tier", server.url + "/array.zarr", args.windows, seed=0)
     shared = [dataclasses.replace(base, seed=s, folder=str(root / "two-shared")) for s in (0, 1)]
     apart = [dataclasses.replace(base, seed=s, folder=str(root / f"two-apart-{s}")) for s in (0, 1)]
+    later = [
+        dataclasses.replace(base, seed=s, folder=str(root / "two-later"), delay=float(s))
+        for s in (0, 1)
+    ]
     rows = []
-    for label, jobs in (("one folder for both", shared), ("a folder each", apart)):
+    for label, jobs in (
+        ("one folder for both", shared),
+        ("a folder each", apart),
+        ("one folder for both, the second 1 s later", later),
+    ):
         measured = run(server, jobs)
         rows.append([label, f"{measured.requests:,}", mib(measured.bytes_read),
                      f"{measured.seconds:.2f}"])  # fmt: skip
@@ -358,17 +370,29 @@ def two_processes(server: RangeServer, root: Path, args: argparse.Namespace) -> 
 def redis_processes(server: RangeServer, redis_url: str, args: argparse.Namespace) -> str:
     """1 and 4 processes at once: one Redis tier for all, or a memory cache in each."""
     base = Job("memory tier", server.url + "/array.zarr", args.windows, seed=0, redis_url=redis_url)
+    configs = [  # processes, way, budget of each cache, seconds between the starts
+        (1, "Redis tier", BUDGET, 0.0),
+        (1, "memory tier", BUDGET, 0.0),
+        (4, "Redis tier", BUDGET, 0.0),
+        (4, "Redis tier", 4 * BUDGET, 0.0),
+        (4, "memory tier", BUDGET, 0.0),
+        (4, "Redis tier", BUDGET, 1.0),
+        (4, "memory tier", BUDGET, 1.0),
+    ]
     rows = []
-    for n in (1, 4):
-        for way in ("Redis tier", "memory tier"):
-            prefix = f"tiers-{n}:"
-            jobs = [dataclasses.replace(base, way=way, seed=s, prefix=prefix) for s in range(n)]
-            measured = run(server, jobs)
-            rows.append([str(n), way, f"{measured.requests:,}", mib(measured.bytes_read),
-                         f"{measured.seconds:.2f}"])  # fmt: skip
-            print(f"  {n} processes, {way}: {measured}", file=sys.stderr)
-    return table(["processes", "cache (budget a third of the array)", "source requests, all",
-                  "MiB from source", "wall s (slowest)"], rows)  # fmt: skip
+    for i, (n, way, budget, stagger) in enumerate(configs):
+        jobs = [
+            dataclasses.replace(base, way=way, seed=s, prefix=f"tiers-{i}:", budget=budget,
+                                delay=s * stagger)
+            for s in range(n)
+        ]  # fmt: skip
+        measured = run(server, jobs)
+        start = "at once" if stagger == 0 else f"{stagger:g} s apart"
+        rows.append([str(n), start, way, mib(budget), f"{measured.requests:,}",
+                     mib(measured.bytes_read), f"{measured.seconds:.2f}"])  # fmt: skip
+        print(f"  {n} processes {start}, {way}, {mib(budget)}: {measured}", file=sys.stderr)
+    return table(["processes", "start", "cache", "budget MiB (each cache)",
+                  "source requests, all", "MiB from source", "wall s (slowest)"], rows)  # fmt: skip
 
 
 # -- hit latency -----------------------------------------------------------------------------
