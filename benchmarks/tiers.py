@@ -11,12 +11,14 @@ Each configuration runs in fresh processes (multiprocessing spawn), so a "warm" 
 restart: nothing is left in memory, only what the cache left on disk or in Redis.
 
 1. One process at a time: no cache; our memory tier; our disk tier cold (empty folder) and
-   warm (a new process on the folder); zarr's ``CacheStore`` over a ``LocalStore``; fsspec's
+   warm (a new process on the folder), at the budget and with room for the whole array (as
+   fsspec's caches, which have no budget, keep it); zarr's ``CacheStore`` over a ``LocalStore``; fsspec's
    ``simplecache::`` and ``blockcache::`` (neither has a byte budget), cold and warm.
-2. Two processes at once (different walks through the array): one disk folder for both, or
-   a folder each.
-3. 1 and 4 processes at once against one real ``redis-server``: the Redis tier shared by all,
-   or a memory cache in each process, at the same budget.
+2. Two processes (different walks through the array): one disk folder for both, at the budget
+   of one cache or of two, or a folder each; at once, or one second apart.
+3. 1 and 4 processes against one real ``redis-server``: the Redis tier shared by all (at the
+   budget of one cache, or of all four), or a memory cache in each process; at once, or one
+   second apart.
 4. The latency of a hit through ``CacheStore`` in the memory, disk and Redis tiers.
 
     pip install -e '.[bench]'    # aiohttp for fsspec's HTTP filesystem; redis
@@ -344,11 +346,15 @@ def one_process(server: RangeServer, root: Path, args: argparse.Namespace) -> st
 
 
 def two_processes(server: RangeServer, root: Path, args: argparse.Namespace) -> str:
-    """Two processes at once, each its own walk: one disk folder for both, or one each; and
-    one folder for both, the second starting a second after the first."""
+    """Two processes, each its own walk: one disk folder for both (at the budget of one, or of
+    two), or one each; at once, or the second a second after the first."""
     base = Job("disk tier", server.url + "/array.zarr", args.windows, seed=0)
     shared = [dataclasses.replace(base, seed=s, folder=str(root / "two-shared")) for s in (0, 1)]
     apart = [dataclasses.replace(base, seed=s, folder=str(root / f"two-apart-{s}")) for s in (0, 1)]
+    doubled = [
+        dataclasses.replace(base, seed=s, folder=str(root / "two-doubled"), budget=2 * BUDGET)
+        for s in (0, 1)
+    ]
     later = [
         dataclasses.replace(base, seed=s, folder=str(root / "two-later"), delay=float(s))
         for s in (0, 1)
@@ -356,6 +362,7 @@ def two_processes(server: RangeServer, root: Path, args: argparse.Namespace) -> 
     rows = []
     for label, jobs in (
         ("one folder for both", shared),
+        ("one folder for both, twice the budget", doubled),
         ("a folder each", apart),
         ("one folder for both, the second 1 s later", later),
     ):
