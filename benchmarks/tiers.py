@@ -12,8 +12,9 @@ restart: nothing is left in memory, only what the cache left on disk or in Redis
 
 1. One process at a time: no cache; our memory tier; our disk tier cold (empty folder) and
    warm (a new process on the folder), at the budget and with room for the whole array (as
-   fsspec's caches, which have no budget, keep it); zarr's ``CacheStore`` over a ``LocalStore``; fsspec's
-   ``simplecache::`` and ``blockcache::`` (neither has a byte budget), cold and warm.
+   fsspec's caches, which have no budget, keep it); zarr's ``CacheStore`` over a
+   ``LocalStore``; fsspec's ``simplecache::`` and ``blockcache::`` (neither has a byte budget),
+   cold and warm.
 2. Two processes (different walks through the array): one disk folder for both, at the budget
    of one cache or of two, or a folder each; at once, or one second apart.
 3. 1 and 4 processes against one real ``redis-server``: the Redis tier shared by all (at the
@@ -370,7 +371,7 @@ def two_processes(server: RangeServer, root: Path, args: argparse.Namespace) -> 
         rows.append([label, f"{measured.requests:,}", mib(measured.bytes_read),
                      f"{measured.seconds:.2f}"])  # fmt: skip
         print(f"  two processes, {label}: {measured}", file=sys.stderr)
-    return table(["disk tier, 2 processes at once", "source requests", "MiB from source",
+    return table(["disk tier, 2 processes", "source requests", "MiB from source",
                   "wall s (slowest)"], rows)  # fmt: skip
 
 
@@ -497,8 +498,8 @@ def main() -> None:
             )
             sections = [
                 ("One process at a time", one_process(server, root, args)),
-                ("Two processes at once", two_processes(server, root, args)),
-                ("Processes at once on one redis-server", redis_processes(server, url, args)),
+                ("Two processes", two_processes(server, root, args)),
+                ("Processes on one redis-server", redis_processes(server, url, args)),
                 ("Hit latency", latency(server, root, url, args.rounds)),
             ]
             for title, text in sections:
