@@ -1,8 +1,9 @@
 """The shared cache tiers against fsspec's caches and zarr's CacheStore, in one run.
 
-A source reached over loopback: a threaded HTTP range server on 127.0.0.1 that waits a fixed
-latency before each answer and counts the requests and bytes it serves, in front of a folder
-where this script first writes a zarr array (256 uncompressed chunks of 64 KiB). Every way
+A source reached over loopback: the HTTP range server of ``benchmarks.http_workload`` on
+127.0.0.1, which waits a fixed latency before each answer and counts the requests and bytes it
+serves, in front of a folder where this script first writes a zarr array (256 uncompressed
+chunks of 64 KiB). Every way
 reads it through zarr's ``FsspecStore`` over fsspec's HTTP filesystem, with the demo's
 workload (``zarr_cachestore.demo.plan``: overlapping windows of 8 chunks with jumps back to
 hotspots) and a budget of a third of the array where the way has one.
@@ -22,8 +23,7 @@ restart: nothing is left in memory, only what the cache left on disk or in Redis
    second apart.
 4. The latency of a hit through ``CacheStore`` in the memory, disk and Redis tiers.
 
-    pip install -e '.[bench]'    # aiohttp for fsspec's HTTP filesystem; redis
-    python benchmarks/tiers.py [--latency-ms 20] [--windows 140]
+    python benchmarks/tiers.py [--latency-ms 20] [--windows 140]    # or python -m benchmarks.tiers
 
 It starts its own ``redis-server`` (``apt-get install redis-server``) and stops everything it
 started before it exits. The tables are markdown.
@@ -34,15 +34,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import http.server
 import multiprocessing
 import queue
-import re
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +55,9 @@ from zarr.storage import FsspecStore, LocalStore
 from zarr_cachestore import CacheStore, RedisStore
 from zarr_cachestore.demo import plan
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also run as a script
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from benchmarks.http_workload import RangeServer, serving
 from services import RedisServer, free_port
 
 MIB = 1 << 20
@@ -71,91 +70,7 @@ ALL = 2 * CHUNKS * CHUNK_BYTES  # a budget that never evicts, as fsspec's caches
 PROTO = default_buffer_prototype()
 
 
-# -- the source: an HTTP range server on loopback ---------------------------------------------
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """GET (whole or one ``Range: bytes=...``) and HEAD of the files under the server's root."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive, as object stores and aiohttp use it
-    server: RangeServer
-
-    def do_HEAD(self) -> None:
-        self._answer(body=False)
-
-    def do_GET(self) -> None:
-        self._answer(body=True)
-
-    def _answer(self, body: bool) -> None:
-        time.sleep(self.server.latency)
-        path = self.server.root / self.path.split("?")[0].lstrip("/")
-        if not path.resolve().is_relative_to(self.server.root) or not path.is_file():
-            self.server.count(0)
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        data = path.read_bytes()
-        status, start, stop = 200, 0, len(data)
-        wanted = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
-        if wanted is not None:
-            first, last = wanted.groups()
-            if first:
-                start, stop = int(first), min(int(last) + 1 if last else len(data), len(data))
-            else:
-                start = max(len(data) - int(last), 0)
-            status = 206
-        part = data[start:stop] if body else b""
-        self.server.count(len(part))
-        self.send_response(status)
-        self.send_header("Content-Length", str(stop - start))
-        self.send_header("Accept-Ranges", "bytes")
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{len(data)}")
-        self.end_headers()
-        self.wfile.write(part)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class RangeServer(http.server.ThreadingHTTPServer):
-    """Serves ``root`` on a free loopback port; every answer waits ``latency`` seconds."""
-
-    daemon_threads = True
-
-    def __init__(self, root: Path, latency: float) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.root = root.resolve()
-        self.latency = latency
-        self.requests = self.bytes_sent = 0
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def count(self, nbytes: int) -> None:
-        with self._lock:
-            self.requests += 1
-            self.bytes_sent += nbytes
-
-    def take_counts(self) -> tuple[int, int]:
-        """Requests and bytes served since the last call."""
-        with self._lock:
-            counts = (self.requests, self.bytes_sent)
-            self.requests = self.bytes_sent = 0
-            return counts
-
-    def __enter__(self) -> RangeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join()
+# -- the source ------------------------------------------------------------------------------
 
 
 def write_array(folder: Path) -> None:
@@ -272,7 +187,7 @@ def run(server: RangeServer, jobs: Sequence[Job]) -> Measured:
     for proc in procs:
         proc.start()
     time.sleep(3.0)  # every process imports and opens its cache before the start
-    server.take_counts()
+    server.reset()
     go.set()
     times: list[float] = []
     while len(times) < len(procs):
@@ -286,8 +201,8 @@ def run(server: RangeServer, jobs: Sequence[Job]) -> Measured:
         if proc.exitcode != 0:
             raise RuntimeError(f"a {jobs[0].way} process failed (exit code {proc.exitcode})")
     seconds = max(times)
-    requests, nbytes = server.take_counts()
-    return Measured(requests, nbytes, seconds)
+    served = server.reset()
+    return Measured(served.requests, served.bytes_sent, seconds)
 
 
 # -- the tables ------------------------------------------------------------------------------
@@ -490,7 +405,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tiers-bench-") as directory:
         root = Path(directory)
         write_array(root / "data" / "array.zarr")
-        with RangeServer(root / "data", args.latency_ms / 1000) as server, redis_server() as url:
+        with serving(root / "data", args.latency_ms / 1000) as server, redis_server() as url:
             print(
                 f"{CHUNKS} chunks of {CHUNK_BYTES // 1024} KiB over HTTP on loopback, "
                 f"{args.latency_ms:g} ms a request; {args.windows} windows of 8 chunks per "
