@@ -168,10 +168,12 @@ class DiskTierMachine(RuleBasedStateMachine):
         assert temp_files(self.path) == []
 
     def teardown(self) -> None:
-        self.run(self.tier.aclose())
-        self.index.close()
-        self.loop.close()
-        shutil.rmtree(self.path, ignore_errors=True)
+        try:
+            self.run(self.tier.aclose())
+        finally:
+            self.index.close()
+            self.loop.close()
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 TestDiskTier = DiskTierMachine.TestCase
