@@ -76,8 +76,11 @@ async def test_two_processes_keep_one_budget(tmp_path: Path) -> None:
         for prefix in ("first/", "second/")
     ]
     samples = []
+    deadline = time.monotonic() + 120
     while any(writer.is_alive() for writer in writers):
+        assert time.monotonic() < deadline, "the writers did not finish in two minutes"
         samples.append(bytes_while_stopped(tmp_path, writers))
+        time.sleep(0.01)  # let the writers run between two instants
     finish(*writers)
     assert len(samples) > 10
     assert max(samples) <= max_size
