@@ -146,10 +146,10 @@ class DiskIndex:
             conn = sqlite3.connect(
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                self._connections.append(conn)  # closed with the others, even if the next fails
+            conn.execute("PRAGMA synchronous = NORMAL")
         return conn
 
     @contextmanager

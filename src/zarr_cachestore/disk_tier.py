@@ -72,7 +72,11 @@ class DiskTier:
             busy_timeout=busy_timeout,
             log_size=log_size,
         )
-        self._open(warm)
+        try:
+            self._open(warm)
+        except BaseException:
+            self._index.close()  # its connections, to a file it could not use
+            raise
         self._next_sweep = time.monotonic() + sweep_interval
 
     def _open(self, warm: bool) -> None:
@@ -83,6 +87,7 @@ class DiskTier:
                 raise IndexUnreadable(
                     f"{error}; open the tier with warm=False to start anew at {self.path}"
                 ) from error
+            self._index.close()  # the connections to the unreadable file
             for name in (INDEX_NAME, INDEX_NAME + "-wal", INDEX_NAME + "-shm"):
                 (self.path / name).unlink(missing_ok=True)
             self._files.remove_all()
