@@ -13,7 +13,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -116,28 +117,30 @@ def _executable() -> str:
     return executable
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One ``redis-server`` for the whole run."""
+@contextmanager
+def _running(end: Callable[[RedisServer], None]) -> Iterator[RedisServer]:
+    """A started ``redis-server`` in a directory of its own, ended by ``end`` afterwards."""
     with tempfile.TemporaryDirectory(prefix="redis-") as directory:
         server = RedisServer(_executable(), free_port(), Path(directory))
         server.start()
         try:
             yield server
         finally:
-            server.stop()
+            end(server)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One ``redis-server`` for the whole run."""
+    with _running(RedisServer.stop) as server:
+        yield server
 
 
 @pytest.fixture
 def own_redis_server() -> Iterator[RedisServer]:
     """A ``redis-server`` for one test alone, which the test may kill and restart."""
-    with tempfile.TemporaryDirectory(prefix="redis-") as directory:
-        server = RedisServer(_executable(), free_port(), Path(directory))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.kill()
+    with _running(RedisServer.kill) as server:
+        yield server
 
 
 @pytest.fixture
