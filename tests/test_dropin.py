@@ -180,10 +180,11 @@ def test_help_starts_with_an_example_that_runs() -> None:
 async def test_evictions_admissions_and_shared_misses_are_logged_at_debug_level(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    source = MemoryStore()
+    values = MemoryStore()
     for key in "abc":
-        await source.set(key, buf(key.encode() * 10))
-    await source.set("big", buf(bytes(30)))
+        await values.set(key, buf(key.encode() * 10))
+    await values.set("big", buf(bytes(30)))
+    source = LatencyStore(values, latency=0.01)  # so that the second read of "a" waits
     cache = CacheStore(source, max_size=20)
     with caplog.at_level(logging.DEBUG, logger="zarr_cachestore"):
         await asyncio.gather(cache.get("a", PROTO), cache.get("a", PROTO))

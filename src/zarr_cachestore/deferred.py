@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zarr_cachestore.stats import Faults
@@ -80,7 +80,20 @@ class Deferred:
 
     def start(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run ``work`` as a task that outlives a cancelled caller."""
-        task = asyncio.get_running_loop().create_task(work)
+        return self._track(asyncio.get_running_loop().create_task(work))
+
+    async def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` to its end whatever happens to the caller: at once, as far as it goes
+        without waiting (often to its end: no task, no trip through the event loop), and the
+        rest as a task the caller awaits through a shield."""
+        try:
+            waits_on = work.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        task = asyncio.get_running_loop().create_task(_resumed(work, waits_on))
+        return await asyncio.shield(self._track(task))
+
+    def _track(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
         with self.lock:
             self.tasks.add(task)
         task.add_done_callback(self._finished)
@@ -114,6 +127,35 @@ class Deferred:
         with self.lock:
             self.tasks.discard(task)
         _outcome(task)  # its exception is reported where it matters, not as never retrieved
+
+
+async def _resumed(work: Coroutine[Any, Any, T], waits_on: Any) -> T:
+    return await _Rest(work, waits_on)
+
+
+class _Rest(Awaitable[T]):
+    """The rest of a coroutine whose first step stopped on ``waits_on`` (what it gave the
+    event loop: a future, or ``None`` to be run again soon); awaiting it runs the rest."""
+
+    def __init__(self, work: Coroutine[Any, Any, T], waits_on: Any) -> None:
+        self.work = work
+        self.waits_on = waits_on
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        work, waits_on = self.work, self.waits_on
+        while True:
+            sent, thrown = None, None
+            try:
+                sent = yield waits_on
+            except GeneratorExit:
+                work.close()
+                raise
+            except BaseException as error:  # thrown in by the task: its cancellation
+                thrown = error
+            try:
+                waits_on = work.send(sent) if thrown is None else work.throw(thrown)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
 
 
 def _outcome(task: asyncio.Task[Any]) -> BaseException | None:

@@ -11,6 +11,7 @@ makes every read of its key that began before it stale, so no old answer is cach
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
 import threading
@@ -248,7 +249,7 @@ class CacheEngine:
                 return  # a reader got there first
             flight = self.flights[flight_key] = Flight(self.reads.open(key, self._clock()))
         fill = self._fill(source, key, prototype, request, span, flight_key, flight)
-        await asyncio.shield(self.deferred.start(fill))
+        await self.deferred.run(fill)
         with self.lock:
             if request is None and key in self.ledger and self.readahead is not None:
                 self.stats.prefetched += 1
@@ -485,25 +486,54 @@ class CacheEngine:
         value may have changed behind the cache's back since.
         """
         flight_key: _FlightKey = key if request is None else (key, request)
-        with self.lock:
-            self.stats.misses += count_miss
-            flight = self.flights.get(flight_key)
-            leader = flight is None
-            if flight is None:
-                flight = Flight(self.reads.open(key, self.config.clock()))
-                self.flights[flight_key] = flight
-            else:
-                self.stats.coalesced += 1
-                flight.joined = True
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("a miss of %r waits for the read already under way", flight_key)
-        if leader:
+        flight, waiters = self._board(key, flight_key, count_miss)
+        if waiters is None:
             fill = self._fill(source, key, prototype, request, span, flight_key, flight)
-            return await asyncio.shield(self.deferred.start(fill))
-        result = await asyncio.wrap_future(flight.result)
+            return await self.deferred.run(fill)
+        result = await asyncio.wrap_future(waiters)
         if result is RETRY:
             return await source.get(key, prototype, request)
         return result if result is None else _as(prototype, result)
+
+    def _board(
+        self, key: str, flight_key: _FlightKey, count_miss: bool = True
+    ) -> tuple[Flight, concurrent.futures.Future[Any] | None]:
+        """The flight a miss takes: a new one it leads (no future), or the one under way and
+        the future its answer comes by."""
+        with self.lock:
+            self.stats.misses += count_miss
+            flight = self.flights.get(flight_key)
+            if flight is None:
+                flight = self.flights[flight_key] = Flight(self.reads.open(key, self._clock()))
+                return flight, None
+            self.stats.coalesced += 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("a miss of %r waits for the read already under way", flight_key)
+            return flight, flight.join()
+
+    def _land(
+        self,
+        flight_key: _FlightKey,
+        flight: Flight,
+        data: Buffer | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """The flight is over: later misses start their own, and its waiters get ``data``, or
+        ``error`` (a cancelled read tells each to read for itself)."""
+        with self.lock:
+            if self.flights.get(flight_key) is flight:
+                del self.flights[flight_key]
+            if error is None and data is not None:
+                self.stats.bytes_from_source += len(data)
+            waiters = flight.waiters  # nobody joins a flight that has landed
+        if waiters is None:
+            return
+        if error is None:
+            waiters.set_result(data)
+        elif isinstance(error, asyncio.CancelledError):
+            waiters.set_result(RETRY)
+        else:
+            waiters.set_exception(error)
 
     async def _fill(
         self,
@@ -522,17 +552,9 @@ class CacheEngine:
             try:
                 data = await source.get(key, prototype, request)
             except BaseException as error:
-                with self.lock:
-                    self._land(flight_key, flight)
-                if isinstance(error, asyncio.CancelledError):
-                    flight.result.set_result(RETRY)
-                else:
-                    flight.result.set_exception(error)
+                self._land(flight_key, flight, error=error)
                 raise
-            with self.lock:
-                self._land(flight_key, flight)
-                self.stats.bytes_from_source += 0 if data is None else len(data)
-            flight.result.set_result(data)
+            self._land(flight_key, flight, data)
             await self._insert(key, span, data, flight.ticket)
             if token is not None and data is not None:
                 await self._put_shared(key, data, token, flight.ticket.began)
@@ -549,17 +571,9 @@ class CacheEngine:
         asynchronous path, unless called on a running event loop, which must not block."""
         span = None if request is None else Span.of(request)
         flight_key: _FlightKey = key if request is None else (key, request)
-        with self.lock:
-            self.stats.misses += 1
-            flight = self.flights.get(flight_key)
-            if flight is None:
-                flight = self.flights[flight_key] = Flight(self.reads.open(key, self._clock()))
-                leader = True
-            else:
-                self.stats.coalesced += 1
-                leader = False
-        if not leader:
-            result = RETRY if _on_event_loop() else flight.result.result()
+        flight, waiters = self._board(key, flight_key)
+        if waiters is not None:
+            result = RETRY if _on_event_loop() else waiters.result()
             if result is RETRY:
                 return source.get_sync(key, prototype=prototype, byte_range=request)  # type: ignore[attr-defined, no-any-return]
             return None if result is None else _as(prototype, cast("Buffer", result))
@@ -567,14 +581,9 @@ class CacheEngine:
             try:
                 data = source.get_sync(key, prototype=prototype, byte_range=request)  # type: ignore[attr-defined]
             except BaseException as error:
-                with self.lock:
-                    self._land(flight_key, flight)
-                flight.result.set_exception(error)
+                self._land(flight_key, flight, error=error)
                 raise
-            with self.lock:
-                self._land(flight_key, flight)
-                self.stats.bytes_from_source += 0 if data is None else len(data)
-            flight.result.set_result(data)
+            self._land(flight_key, flight, data)
             with self.lock:
                 self._settle_now(key, self._insert_now(key, span, data, flight.ticket))
             return data  # type: ignore[no-any-return]
@@ -587,11 +596,6 @@ class CacheEngine:
         dropped: that path writes no cache store. Under the lock."""
         if entry is not None and not entry.ready:
             self.ledger.remove(key)
-
-    def _land(self, flight_key: _FlightKey, flight: Flight) -> None:
-        """The flight is over: later misses start their own. Under the lock."""
-        if self.flights.get(flight_key) is flight:
-            del self.flights[flight_key]
 
     async def _promote(
         self, source: Store, key: str, prototype: BufferPrototype, promotion: WholeValuePromotion

@@ -62,13 +62,22 @@ class Tickets:
 class Flight:
     """One source read that concurrent identical misses share.
 
-    ``result`` is a thread-safe future, so waiters on other event loops can share it; it is
-    marked running at once, so a cancelled waiter cannot cancel it for the others.
+    Its ``waiters`` future is made when the first other read joins (most misses are never
+    joined). It is thread-safe, so waiters on other event loops can share it, and it is marked
+    running at once, so a cancelled waiter cannot cancel it for the others.
     """
 
     ticket: Ticket
-    result: concurrent.futures.Future[Any] = attrs.field(factory=concurrent.futures.Future)
-    joined: bool = False  # whether another read waited for it
+    waiters: concurrent.futures.Future[Any] | None = None
 
-    def __attrs_post_init__(self) -> None:
-        self.result.set_running_or_notify_cancel()
+    @property
+    def joined(self) -> bool:
+        """Whether another read waited for it."""
+        return self.waiters is not None
+
+    def join(self) -> concurrent.futures.Future[Any]:
+        """The future a joining read waits on. Under the engine's lock."""
+        if self.waiters is None:
+            self.waiters = concurrent.futures.Future()
+            self.waiters.set_running_or_notify_cancel()
+        return self.waiters
