@@ -60,18 +60,23 @@ def copied_elsewhere(cache: CacheStore) -> CacheStore:
 
 
 def memory_bytes_held(cache: CacheStore) -> int:
-    """The bytes really held by the dict tier and the range cache of ``cache``."""
+    """The bytes really held by the dict tier, the range cache and the ledger (values that
+    are their own records) of ``cache``."""
     engine = cache._engine
     assert isinstance(engine.tier, MemoryTier)
     whole = sum(len(value) for value in engine.tier._values.values())
-    return whole + sum(len(value) for value in engine.range_cache._data.values())
+    inline = sum(len(r) for r in engine.ledger.entries() if not isinstance(r, Entry))
+    return whole + inline + sum(len(value) for value in engine.range_cache._data.values())
 
 
 def whole_entries(cache: CacheStore) -> dict[str, Entry]:
-    """The ledger's entries of whole values (not ranges, not remembered absences), by key."""
-    ledger = cache._engine.ledger
-    entries = {key: ledger.get(key) for key in ledger if isinstance(key, str)}
-    return {key: entry for key, entry in entries.items() if entry is not None and not entry.absent}
+    """The ledger's entries of whole values held in a tier (not ranges, not remembered
+    absences, not values that are their own records), by key."""
+    return {
+        key: entry
+        for key, entry in cache._engine.ledger.items()
+        if isinstance(key, str) and isinstance(entry, Entry) and not entry.absent
+    }
 
 
 class TasksMachine(RuleBasedStateMachine):

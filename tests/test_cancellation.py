@@ -31,6 +31,7 @@ from helpers import (
 )
 from zarr_cachestore import TTL, CacheStore
 from zarr_cachestore.latency import LatencyStore
+from zarr_cachestore.ledger import size_of
 
 OLD, NEW = b"old bytes", b"new bytes, longer"
 
@@ -242,7 +243,7 @@ class CancellationMachine(TasksMachine):
                 assert raw(self.run(self.cache.get(key, PROTO, request))) == expected, key
         engine = self.cache._engine
         assert engine.ledger.used <= 100
-        assert engine.ledger.used == sum(entry.size for entry in engine.ledger.entries())
+        assert engine.ledger.used == sum(map(size_of, engine.ledger.entries()))
         assert_idle(self.cache)
 
 

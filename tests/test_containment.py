@@ -22,7 +22,7 @@ from zarr.storage import MemoryStore
 from helpers import PROTO, assert_idle, buf, memory_bytes_held, raw
 from zarr_cachestore import LRU, CacheStore, InMemoryRangeCache, MaxSize, RangeKey
 from zarr_cachestore.latency import LatencyStore
-from zarr_cachestore.ledger import empty_entry_limit
+from zarr_cachestore.ledger import empty_entry_limit, size_of
 
 VALUES = {f"k{i}": bytes([97 + i]) * (8 + 4 * i) for i in range(6)} | {"empty": b""}
 
@@ -113,7 +113,7 @@ FAILURES += [("range_cache", FailingRanges, method) for method in ("lookup", "pu
 def assert_books_match(cache: CacheStore) -> None:
     """The ledger counts exactly the bytes held, and the eviction policy tracks its entries."""
     engine = cache._engine
-    assert engine.ledger.used == sum(entry.size for entry in engine.ledger.entries())
+    assert engine.ledger.used == sum(map(size_of, engine.ledger.entries()))
     assert engine.ledger.used == memory_bytes_held(cache)
     assert len(engine.eviction) == len(engine.ledger)
     assert engine.ledger.used <= (cache.max_size or engine.ledger.used)

@@ -28,6 +28,7 @@ from helpers import (
 )
 from zarr_cachestore import CacheStore
 from zarr_cachestore.latency import LatencyStore
+from zarr_cachestore.ledger import size_of
 
 BYTE_RANGES: list[Any] = [
     pytest.param(None, id="whole"),
@@ -153,7 +154,7 @@ class Rig:
         """current_size counts exactly the entries whose true bytes are in the cache store."""
         ledger = self.cache._engine.ledger
         held = await held_by(self.inner)
-        counted = sum(entry.size for entry in ledger.entries())
+        counted = sum(map(size_of, ledger.entries()))
         whole = whole_entries(self.cache)
         for key, entry in whole.items():
             assert entry.ready, f"{key}: a cache-store write was left unfinished"

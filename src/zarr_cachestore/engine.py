@@ -27,7 +27,7 @@ from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Sto
 from zarr_cachestore.config import CacheConfig
 from zarr_cachestore.deferred import Deferred
 from zarr_cachestore.inflight import RETRY, Flight, Keys, Ticket, Tickets
-from zarr_cachestore.ledger import Entry, Ledger
+from zarr_cachestore.ledger import Entry, Ledger, Record, size_of
 from zarr_cachestore.prefetch import NoPrefetch
 from zarr_cachestore.protocols import Demotable
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
@@ -135,6 +135,9 @@ class CacheEngine:
         counts = getattr(self.admission, "counts_access", True)
         self._on_access = self.admission.on_access if counts else None
         self._reads_extend = getattr(self.expiry, "reads_extend", True)
+        # Values in memory under their own keys, with no deadline, are their own records.
+        self._inline = isinstance(self.tier, MemoryTier) and self.tier.keyed
+        self._inline = self._inline and not self._reads_extend
         self.recorder: TraceRecorder | None = None  # given every access, when set
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
 
@@ -175,6 +178,10 @@ class CacheEngine:
                         return self._hit(exact, held, data, now, None, prototype)
             entry = self._fresh(key, now)
             if entry is not None:
+                if type(entry) is not Entry:  # a value in memory, its own record
+                    own = cast("Buffer", entry)
+                    span = None if request is None else Span.of(request, len(own))
+                    return self._hit(key, own, own, now, span, prototype)
                 if entry.absent:
                     return self._hit(key, entry, None, now, None, prototype)
                 span = None if request is None else Span.of(request, entry.size)
@@ -306,10 +313,12 @@ class CacheEngine:
                 return MISS
             return self._hit(read.key, entry, data, self.config.clock(), None, prototype)  # type: ignore[return-value]
 
-    def _fresh(self, key: Hashable, now: float) -> Entry | None:
-        """The ready entry of ``key``, expiring it if its deadline has passed. Under the lock."""
+    def _fresh(self, key: Hashable, now: float) -> Record | None:
+        """The ready record of ``key``, expiring it if its deadline has passed. Under the lock."""
         entry = self.ledger.get(key)
-        if entry is None or not entry.ready:
+        if entry is None or type(entry) is not Entry:
+            return entry
+        if not entry.ready:
             return None
         if now < entry.deadline:
             return entry
@@ -320,19 +329,20 @@ class CacheEngine:
     def _hit(
         self,
         key: Hashable,
-        entry: Entry,
+        entry: Record,
         data: Buffer | None,
         now: float,
         span: Span | None,
         prototype: BufferPrototype,
     ) -> Buffer | Unfinished | None:
-        """Count a hit on ``entry``; ``data`` cut to ``span``, or ``MISS`` if a strategy
-        failed (the entry is then dropped). Under the lock."""
+        """Count a hit on ``entry``; ``data`` (all it holds, or what was read of it) cut to
+        ``span``, or ``MISS`` if a strategy failed (the entry is then dropped). Under the
+        lock."""
         if not self.ledger.hit(key):
             return MISS
         if self.readahead is not None:
             self.readahead.hit(key)
-        if self._reads_extend:
+        if self._reads_extend and type(entry) is Entry:
             try:
                 entry.deadline = self.expiry.on_read(key, now, entry.deadline)
             except Exception as error:
@@ -343,11 +353,12 @@ class CacheEngine:
         stats.hits += 1
         if data is None:
             return None
-        if span is not None and (span.start, span.stop) != (0, entry.size):
+        size = len(data)
+        if span is not None and (span.start, span.stop) != (0, size):
             data = data[span.start : span.stop]
             stats.bytes_from_cache += span.stop - span.start  # type: ignore[operator]
         else:
-            stats.bytes_from_cache += entry.size
+            stats.bytes_from_cache += size
         return data if type(data) is prototype.buffer else prototype.buffer.from_buffer(data)
 
     def _held_range(self, key: str, span: Span) -> tuple[RangeKey, Buffer] | None:
@@ -661,18 +672,32 @@ class CacheEngine:
 
     def _admit(self, key: Hashable, entry: Entry, began: float) -> bool:
         """Give ``entry`` its deadline, counted from ``began``, and admit it. Under the lock."""
+        deadline = self._deadline(key, began)
+        if deadline is None:
+            return False
+        entry.deadline = deadline
+        return self.ledger.admit(key, entry)
+
+    def _deadline(self, key: Hashable, began: float) -> float | None:
+        """The deadline of a value of ``key`` read at ``began``; ``None`` if expiry failed."""
         try:
-            entry.deadline = self.expiry.on_write(key, began)
+            return self.expiry.on_write(key, began)  # type: ignore[no-any-return]
         except Exception as error:
             self.faults.strategy(self.expiry, error)
-            return False
-        return self.ledger.admit(key, entry)
+            return None
 
     def _insert_whole(self, key: str, data: Buffer, began: float) -> Entry | None:
         """Admit a whole value, writing it at once if the tier can. Under the lock. (Its size
-        is its entry's: nothing else remembers it.)"""
-        entry = Entry(len(data), name=self.tier.name(key), ready=False)
-        if not self._admit(key, entry, began):
+        is its record's: nothing else remembers it.) Returns its entry, unless it has none (a
+        value in memory that is its own record)."""
+        deadline = self._deadline(key, began)
+        if deadline is None:
+            return None
+        if deadline == math.inf and self._inline:
+            self.ledger.admit(key, data)
+            return None
+        entry = Entry(len(data), deadline, name=self.tier.name(key), ready=False)
+        if not self.ledger.admit(key, entry):
             return None
         entry.ready = self.tier.set_now(entry.name, data)
         return entry
@@ -727,16 +752,17 @@ class CacheEngine:
 
     # -- releasing ---------------------------------------------------------------------------
 
-    def _release(self, key: Hashable, entry: Entry) -> None:
-        """Free the bytes of an entry the ledger let go. Under the lock.
+    def _release(self, key: Hashable, entry: Record) -> None:
+        """Free the bytes of a record the ledger let go (a value that is its own record goes
+        with it). Under the lock.
 
         A value still being written is left to its write, which deletes it when it settles.
         """
         if self.readahead is not None:
-            self.readahead.released(key, entry.size)
+            self.readahead.released(key, size_of(entry))
         if isinstance(key, RangeKey):
             self._pop_range(key)
-        elif entry.ready and not entry.absent:
+        elif type(entry) is Entry and entry.ready and not entry.absent:
             self.deferred.doom(entry.name)
 
     def _pop_range(self, key: RangeKey) -> None:
@@ -869,13 +895,14 @@ class CacheEngine:
         if self.deferred.pending:
             await self.deferred.drain()
         if entry is not None:
-            return not entry.absent
+            return type(entry) is not Entry or not entry.absent
         return await source.exists(key)
 
     async def getsize(self, source: Store, key: str) -> int:
         with self.lock:
             entry = self._fresh(key, self.config.clock())
-            known = entry.size if entry is not None and not entry.absent else self._known_size(key)
+            held = entry is not None and (type(entry) is not Entry or not entry.absent)
+            known = size_of(entry) if held else self._known_size(key)  # type: ignore[arg-type]
             ticket = self.reads.open(key, self.config.clock())
         try:
             if self.deferred.pending:
@@ -896,7 +923,7 @@ class CacheEngine:
     def in_flight(self) -> dict[str, int]:
         """What is still under way; all zero once the cache is idle and settled."""
         with self.lock:
-            unready = sum(not entry.ready for entry in self.ledger.entries())
+            unready = sum(type(e) is Entry and not e.ready for e in self.ledger.entries())
             return {
                 "reads": len(self.reads),
                 "flights": len(self.flights),

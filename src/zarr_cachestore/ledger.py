@@ -1,7 +1,9 @@
 """The ledger: what the cache holds, how big it is and until when, under one byte budget.
 
 The ledger is the only place that calls the eviction and admission policies, and it changes
-its books only once a policy has accepted the change. A policy that raises is contained here:
+its books only once a policy has accepted the change. A whole value held in memory under its own
+key, with nothing else to say (no deadline), is its own record: its size is its length, and the
+ledger's dict is then the only map the cache keeps of it. A policy that raises is contained here:
 the entry involved is dropped, and if the policy may have lost track of its entries (it failed
 to evict, insert or forget one) the ledger starts afresh with a cleared policy, releasing all it
 held. The books and the bytes held never disagree.
@@ -13,6 +15,7 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
+from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
 
@@ -24,7 +27,10 @@ from zarr_cachestore.protocols import (
 )
 from zarr_cachestore.stats import Faults, logger
 
-__all__ = ["Entry", "Ledger", "empty_entry_limit"]
+if TYPE_CHECKING:
+    from zarr.core.buffer import Buffer
+
+__all__ = ["Entry", "Ledger", "Record", "empty_entry_limit", "size_of"]
 
 
 @attrs.define(eq=False)
@@ -42,6 +48,14 @@ class Entry:
     absent: bool = False
 
 
+Record: TypeAlias = "Entry | Buffer"  # an entry, or a value held in memory that is its own
+
+
+def size_of(record: Record) -> int:
+    """The bytes a record holds."""
+    return record.size if type(record) is Entry else len(record)  # type: ignore[arg-type]
+
+
 def empty_entry_limit(capacity: int) -> int:
     """How many entries of no bytes (remembered absences, empty values and ranges) a budget of
     ``capacity`` bytes holds: their bookkeeping, a few hundred bytes each, stays within about
@@ -49,11 +63,11 @@ def empty_entry_limit(capacity: int) -> int:
     return max(64, capacity // 256)
 
 
-Release = Callable[[Hashable, Entry], None]
+Release = Callable[[Hashable, Record], None]
 
 
 class Ledger:
-    """Entries by key, the bytes they hold, and the policies that order and admit them.
+    """Records by key, the bytes they hold, and the policies that order and admit them.
 
     Not thread-safe by itself: the engine calls it under its lock. Every entry that leaves is
     handed to ``release``, which frees its bytes.
@@ -73,14 +87,14 @@ class Ledger:
         self.faults = faults
         self.used = 0
         self._release = release
-        self._entries: dict[Hashable, Entry] = {}
+        self._entries: dict[Hashable, Record] = {}
         self._empty: OrderedDict[Hashable, None] = OrderedDict()  # byte-less entries, oldest first
         self._empty_limit = math.inf if capacity is None else empty_entry_limit(capacity)
         self._before_insert = eviction.before_insert if isinstance(eviction, InsertAware) else None
         if capacity is not None and isinstance(eviction, CapacityAware):
             eviction.set_capacity(capacity)
 
-    def get(self, key: Hashable) -> Entry | None:
+    def get(self, key: Hashable) -> Record | None:
         return self._entries.get(key)
 
     def __contains__(self, key: Hashable) -> bool:
@@ -92,16 +106,19 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def entries(self) -> Iterator[Entry]:
+    def entries(self) -> Iterator[Record]:
         return iter(list(self._entries.values()))
 
-    def admit(self, key: Hashable, entry: Entry) -> bool:
+    def items(self) -> list[tuple[Hashable, Record]]:
+        return list(self._entries.items())
+
+    def admit(self, key: Hashable, entry: Record) -> bool:
         """Insert ``entry`` under ``key``, evicting as needed; whether it was admitted.
 
         An older entry of ``key`` is dropped first, whether or not the new one is admitted.
         """
         self.remove(key)
-        size, capacity = entry.size, self.capacity
+        size, capacity = size_of(entry), self.capacity
         if (capacity is not None and size > capacity) or (size and not self._admitted(key, size)):
             self.faults.stats.admissions_refused += 1
             if logger.isEnabledFor(logging.DEBUG):
@@ -200,13 +217,16 @@ class Ledger:
             self._forget(victim, entry)
             self.faults.stats.evictions += 1
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("evicted %r (%d bytes) to make room for %r", victim, entry.size, key)
+                logger.debug(
+                    "evicted %r (%d bytes) to make room for %r", victim, size_of(entry), key
+                )
         return True
 
-    def _forget(self, key: Hashable, entry: Entry, *, release: bool = True) -> None:
+    def _forget(self, key: Hashable, entry: Record, *, release: bool = True) -> None:
         del self._entries[key]
-        self.used -= entry.size
-        if not entry.size:
+        size = size_of(entry)
+        self.used -= size
+        if not size:
             self._empty.pop(key, None)
         if release:
             self._release(key, entry)

@@ -102,6 +102,11 @@ class MemoryTier:
         self._names = None if prefix is None else _Names(prefix)
         self._shown_as = shown_as
 
+    @property
+    def keyed(self) -> bool:
+        """Whether values are held under their keys (no other cache shares the dict)."""
+        return self._names is None
+
     def name(self, key: str) -> str:
         return key if self._names is None else self._names.fresh()
 

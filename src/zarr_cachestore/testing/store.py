@@ -37,6 +37,7 @@ from zarr.core.buffer import Buffer, default_buffer_prototype
 from zarr.storage import MemoryStore
 
 from zarr_cachestore.latency import LatencyStore
+from zarr_cachestore.ledger import Entry, size_of
 from zarr_cachestore.ranges import RangeKey
 from zarr_cachestore.store import CacheStore
 from zarr_cachestore.testing._kit import Spec, fresh, run
@@ -307,14 +308,15 @@ class CacheStoreMachine(RuleBasedStateMachine):
         for range_key, value in engine.range_cache._data.items():
             assert isinstance(range_key, RangeKey)
             held[range_key] = len(value)
-        entries = {key: engine.ledger.get(key) for key in engine.ledger}
-        ledger = {
-            (entry.name if isinstance(key, str) else key): entry.size
-            for key, entry in entries.items()
-            if entry is not None and not entry.absent
-        }
+        ledger: dict[Any, int] = {}
+        for key, record in engine.ledger.items():
+            if not isinstance(record, Entry):  # a value in memory that is its own record
+                assert key not in held, f"{key!r} is held twice"
+                held[key] = ledger[key] = len(record)
+            elif not record.absent:
+                ledger[record.name if isinstance(key, str) else key] = record.size
         assert held == ledger, f"the cache holds {held}, but its ledger says {ledger}"
-        used = sum(entry.size for entry in engine.ledger.entries())
+        used = sum(map(size_of, engine.ledger.entries()))
         assert used == engine.ledger.used, f"the ledger counts {engine.ledger.used} B of {used} B"
         assert len(engine.eviction) == len(engine.ledger), (
             f"the eviction policy tracks {len(engine.eviction)} entries; the cache holds "
