@@ -256,9 +256,11 @@ class CacheStore(WrapperStore[Store]):
         return None if readahead is None else readahead.policy
 
     def close(self) -> None:
-        """Stop the prefetches under way, then close the source."""
+        """Stop the prefetches under way and the shared tier's wake-ups (polling goes on),
+        then close the source."""
         if self._engine.readahead is not None:
             self._engine.readahead.cancel()
+        self._engine.stop_watching()
         super().close()
 
     def _view(self, store: Store) -> Self:
