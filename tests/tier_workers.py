@@ -69,3 +69,49 @@ def hammer(
     """Put, get, read ranges of and invalidate random keys for ``seconds``; report how many
     operations ran and how many answers were not whole values."""
     results.put(asyncio.run(_hammer(url, prefix, max_size, writer, seconds)))
+
+
+async def _serve(url: str, data: str, commands: Queue[Any], replies: Queue[Any]) -> None:
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.storage import LocalStore
+
+    from zarr_cachestore import CacheStore, RedisStore
+
+    proto = default_buffer_prototype()
+    store = CacheStore(
+        LocalStore(data),
+        cache_store=RedisStore(url, prefix="watched:"),
+        namespace=NAMESPACE,
+        memory_size=1 << 20,
+        shared_poll=60.0,
+    )
+
+    async def read(key: str) -> bytes | None:
+        value = await store.get(key, proto)
+        return None if value is None else value.to_bytes()
+
+    try:
+        while (command := commands.get(timeout=60)) is not None:
+            match command:
+                case ("read", key):
+                    replies.put(await read(key))
+                case ("write", key, value):
+                    await store.set(key, proto.buffer.from_bytes(value))
+                    replies.put(None)
+                case ("await", key, value, seconds):
+                    began = time.monotonic()
+                    while (seen := await read(key)) != value and time.monotonic() - began < seconds:
+                        await asyncio.sleep(0.001)
+                    replies.put(time.monotonic() - began if seen == value else None)
+    finally:
+        store.close()
+        await store._engine.shared.aclose()  # type: ignore[union-attr]
+
+
+def cache_worker(url: str, data: str, commands: Queue[Any], replies: Queue[Any]) -> None:
+    """A CacheStore over the folder ``data``, with a memory tier in front of the Redis tier at
+    ``url`` that it polls only once a minute, running commands until ``None``:
+    ``("read", key)`` replies the value; ``("write", key, value)`` replies once written;
+    ``("await", key, value, seconds)`` reads ``key`` until it is ``value`` and replies the
+    seconds that took, or ``None`` if ``seconds`` passed first."""
+    asyncio.run(_serve(url, data, commands, replies))

@@ -33,6 +33,7 @@ from zarr_cachestore.protocols import Demotable
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.readahead import Readahead
 from zarr_cachestore.registry import resolve
+from zarr_cachestore.shared import Watchable
 from zarr_cachestore.stats import Faults, Stats, logger
 from zarr_cachestore.tiers import Later, MemoryTier, is_stable, shared_tier_for, tier_for
 
@@ -140,6 +141,7 @@ class CacheEngine:
         self._inline = self._inline and not self._reads_extend
         self.recorder: TraceRecorder | None = None  # given every access, when set
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
+        self.stop_watching = self._watch_shared()  # ends the shared tier's wake-ups
 
     def strategies(self) -> tuple[Any, ...]:
         prefetch = () if self.readahead is None else (self.readahead.policy,)
@@ -396,6 +398,21 @@ class CacheEngine:
             for key in keys or ():
                 self._invalidate_now(key, None)
         await self._send_invalidations()
+
+    def _watch_shared(self) -> Callable[[], object]:
+        """Have the shared tier wake this engine to poll before its next answer when another
+        process invalidates values, where it can (else only ``shared_poll`` brings news).
+        The watch ends when the engine is let go, or when the function returned is called."""
+        if not isinstance(self.shared, Watchable):
+            return lambda: None
+        engine = weakref.ref(self)
+
+        def wake() -> None:
+            woken = engine()
+            if woken is not None:
+                woken._poll_at = 0.0
+
+        return weakref.finalize(self, self.shared.watch(self.namespace, wake).close)
 
     async def _from_shared(
         self, key: str, prototype: BufferPrototype, request: ByteRequest | None

@@ -13,7 +13,8 @@ do at the same time. Under the tier's key prefix ``<P>``:
   namespace; ``<P>keys:<ns>`` lists a namespace's keys in order, for prefix invalidation;
 - ``<P>seq`` numbers each namespace's invalidations; ``<P>ver:<ns>`` holds the number of each
   key's latest one, ``<P>floor`` that of the latest "drop all", and ``<P>log:<ns>`` the
-  latest ``log_length`` of them, which :meth:`RedisTier.changes` reads.
+  latest ``log_length`` of them, which :meth:`RedisTier.changes` reads; each is announced, with
+  its number, on the channel ``<P>changed:<ns>`` (see :meth:`RedisTier.watch`).
 
 A namespace's numbers start at the server's clock in microseconds when its counter is made, so
 that after a restart without persistence (or the loss of the counter) every older token and
@@ -32,8 +33,11 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from zarr_cachestore.redis_store import RANGE_LUA, LoopClients, LuaScript, range_args, reaching
+from zarr_cachestore.redis_watch import RedisWatch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from zarr.abc.store import ByteRequest
 
     from zarr_cachestore.redis_store import RedisStore
@@ -137,12 +141,14 @@ local function sequence(ns)
   return tonumber(start)
 end
 
--- Log one invalidation of the namespace: 'k<key>' or '*' (drop all); its number.
+-- Log one invalidation of the namespace: 'k<key>' or '*' (drop all), and announce its number
+-- to the processes watching the namespace; its number.
 local function log(ns, entry)
   sequence(ns)
   local seq = redis.call('HINCRBY', SEQ, ns, 1)
   redis.call('RPUSH', P..'log:'..ns, entry)
   redis.call('LTRIM', P..'log:'..ns, -LOGLEN, -1)
+  redis.call('PUBLISH', P..'changed:'..ns, int(seq))
   return seq
 end
 
@@ -460,6 +466,18 @@ class RedisTier:
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+    # -- the Watchable protocol ----------------------------------------------------------------
+
+    def channel(self, namespace: str) -> str:
+        """The pub/sub channel on which the invalidations of ``namespace`` are announced."""
+        self._member(namespace, "")
+        return f"{self.prefix}changed:{namespace}"
+
+    def watch(self, namespace: str, wake: Callable[[], None]) -> RedisWatch:
+        """A thread that calls ``wake`` after each invalidation of ``namespace`` and whenever
+        it may have missed some; see :class:`~zarr_cachestore.redis_watch.RedisWatch`."""
+        return RedisWatch(self.url, self.channel(namespace), wake)
 
 
 def _pairs(flat: list[bytes]) -> dict[str, int]:

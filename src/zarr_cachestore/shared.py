@@ -12,6 +12,9 @@ Coherence rests on two rules every implementation keeps:
   the read began; :meth:`SharedTier.put` refuses it if the key was invalidated since, so an
   answer from before a write never lands after it, whichever process wrote;
 - a value whose length or checksum does not match its entry is never returned: it is dropped.
+
+A process learns of other processes' writes by polling :meth:`SharedTier.changes`. A tier that
+can also announce them (:class:`Watchable`) wakes the process to poll at once instead.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from zarr.abc.store import ByteRequest
 
-__all__ = ["SharedTier"]
+__all__ = ["SharedTier", "Watch", "Watchable"]
 
 
 @runtime_checkable
@@ -67,3 +72,26 @@ class SharedTier(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and files; the values stay."""
+
+
+class Watch(Protocol):
+    """What :meth:`Watchable.watch` returns."""
+
+    def close(self) -> None:
+        """Stop calling ``wake``, and release what the watch holds (its thread, its
+        connection); closing again does nothing."""
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """A shared tier that can tell a process at once that another process invalidated values.
+
+    A watch carries no news itself: on waking, the process polls :meth:`SharedTier.changes`,
+    which says what changed, or that it cannot say. Polling every ``shared_poll`` seconds
+    stays the backstop for a wake-up that never came.
+    """
+
+    def watch(self, namespace: str, wake: Callable[[], None]) -> Watch:
+        """Call ``wake`` (from any thread, quickly) soon after each invalidation of
+        ``namespace``, and whenever the watch may have missed some (it connected, or lost its
+        connection), until the watch is closed."""

@@ -117,7 +117,8 @@ class CacheStore(WrapperStore[Store]):
     shared_poll
         With a shared tier and a memory tier in front of it: how often (seconds) this process
         asks what other processes wrote, and drops it from memory. This bounds how long a
-        write through another process may go unseen here.
+        write through another process may go unseen here; on a Redis tier a pub/sub message
+        makes it ask at once, and this is the bound when a message is lost.
     keep_alive
         Copies of this store unpickled in one process (dask sends one to each task) share one
         cache there; the process keeps it this many seconds after the last copy arrived, and
@@ -256,9 +257,11 @@ class CacheStore(WrapperStore[Store]):
         return None if readahead is None else readahead.policy
 
     def close(self) -> None:
-        """Stop the prefetches under way, then close the source."""
+        """Stop the prefetches under way and the shared tier's wake-ups (polling goes on),
+        then close the source."""
         if self._engine.readahead is not None:
             self._engine.readahead.cancel()
+        self._engine.stop_watching()
         super().close()
 
     def _view(self, store: Store) -> Self:
