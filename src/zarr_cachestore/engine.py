@@ -177,15 +177,16 @@ class CacheEngine:
                     held = self._fresh(exact, now)
                     data = None if held is None else self.range_cache.get(exact)
                     if held is not None and data is not None:
-                        return self._hit(exact, held, data, now, None, prototype)
+                        return self._hit(exact, held, data, held.size, now, None, prototype)  # type: ignore[union-attr]
             entry = self._fresh(key, now)
             if entry is not None:
                 if type(entry) is not Entry:  # a value in memory, its own record
                     own = cast("Buffer", entry)
-                    span = None if request is None else Span.of(request, len(own))
-                    return self._hit(key, own, own, now, span, prototype)
+                    size = len(own)
+                    span = None if request is None else Span.of(request, size)
+                    return self._hit(key, own, own, size, now, span, prototype)
                 if entry.absent:
-                    return self._hit(key, entry, None, now, None, prototype)
+                    return self._hit(key, entry, None, 0, now, None, prototype)
                 span = None if request is None else Span.of(request, entry.size)
                 value = self.tier.get_now(entry.name)
                 if type(value) is Later:
@@ -193,14 +194,14 @@ class CacheEngine:
                 if value is None or len(value) != entry.size:  # type: ignore[arg-type]
                     self._lost(key, None)
                     return MISS
-                return self._hit(key, entry, value, now, span, prototype)  # type: ignore[arg-type]
+                return self._hit(key, entry, value, entry.size, now, span, prototype)  # type: ignore[arg-type]
             if request is None:
                 return MISS
             found = self._held_range(key, Span.of(request))
             if found is not None:
                 held = self._fresh(found[0], now)
                 if held is not None:
-                    return self._hit(found[0], held, found[1], now, None, prototype)
+                    return self._hit(found[0], held, found[1], size_of(held), now, None, prototype)
             return MISS
         finally:
             self.lock.release()
@@ -215,7 +216,8 @@ class CacheEngine:
     ) -> Buffer | None:
         """A read :meth:`answer_now` began: the cache-store read or the source read still to
         do, and the deletes the cache owes."""
-        found = await self._read_and_drain(key, prototype, request, found)
+        if type(found) is not _Miss or self.deferred.pending:
+            found = await self._read_and_drain(key, prototype, request, found)
         if type(found) is _Miss and self.shared is not None:
             found = await self._from_shared(key, prototype, request)
         if type(found) is not _Miss:
@@ -223,7 +225,8 @@ class CacheEngine:
             return found  # type: ignore[return-value]
         span = None if request is None else Span.of(request)
         data = await self._fetch(source, key, prototype, request, span)
-        self.accessed(source, key, request, data, hit=False)
+        if self.recorder is not None or self.readahead is not None:
+            self.accessed(source, key, request, data, hit=False)
         if span is not None and self.config.promotion is not None:
             await self._promote(source, key, prototype, self.config.promotion)
         return data
@@ -313,7 +316,7 @@ class CacheEngine:
             if data is None or len(data) != expected:
                 self._lost(read.key, error)
                 return MISS
-            return self._hit(read.key, entry, data, self.config.clock(), None, prototype)  # type: ignore[return-value]
+            return self._hit(read.key, entry, data, expected, self.config.clock(), None, prototype)  # type: ignore[return-value]
 
     def _fresh(self, key: Hashable, now: float) -> Record | None:
         """The ready record of ``key``, expiring it if its deadline has passed. Under the lock."""
@@ -333,13 +336,14 @@ class CacheEngine:
         key: Hashable,
         entry: Record,
         data: Buffer | None,
+        size: int,
         now: float,
         span: Span | None,
         prototype: BufferPrototype,
     ) -> Buffer | Unfinished | None:
-        """Count a hit on ``entry``; ``data`` (all it holds, or what was read of it) cut to
-        ``span``, or ``MISS`` if a strategy failed (the entry is then dropped). Under the
-        lock."""
+        """Count a hit on ``entry``; ``data`` (``size`` bytes: all it holds, or what was read
+        of it) cut to ``span``, or ``MISS`` if a strategy failed (the entry is then dropped).
+        Under the lock."""
         if not self.ledger.hit(key):
             return MISS
         if self.readahead is not None:
@@ -355,7 +359,6 @@ class CacheEngine:
         stats.hits += 1
         if data is None:
             return None
-        size = len(data)
         if span is not None and (span.start, span.stop) != (0, size):
             data = data[span.start : span.stop]
             stats.bytes_from_cache += span.stop - span.start  # type: ignore[operator]
@@ -445,8 +448,7 @@ class CacheEngine:
 
     async def _begin_shared(self, key: str) -> int | None:
         """The shared tier's token for a source read of ``key``, if it can give one."""
-        if self.shared is None:
-            return None
+        assert self.shared is not None
         try:
             token = await self.shared.begin(self.namespace, key)
         except Exception as error:
@@ -576,7 +578,8 @@ class CacheEngine:
         """The shared miss: read the source, answer the waiters, cache the answer (offered to
         the shared tier too, if it is a whole value)."""
         try:
-            token = None if request is not None else await self._begin_shared(key)
+            whole = request is None and self.shared is not None
+            token = await self._begin_shared(key) if whole else None
             try:
                 data = await source.get(key, prototype, request)
             except BaseException as error:
