@@ -50,7 +50,7 @@ def cache(url: str, data: str) -> CacheStore:
 async def _read(way: str, url: str, data: str, interval: float, seen: Any) -> None:
     store = cache(url, data)
     if way == "polling only":
-        store._engine.stop_watching()
+        store._engine.shared.stop_watching()  # type: ignore[union-attr]
     last = None
     while last != LAST:
         got = await store.get(KEY, PROTO)

@@ -171,7 +171,7 @@ def test_closing_the_store_stops_its_watch_and_closes_its_connection(
 ) -> None:
     before = watch_threads()
     store = redis_cache(redis_url, redis_prefix, tmp_path)
-    channel = store._engine.shared.channel("ns")  # type: ignore[union-attr]
+    channel = store._engine.shared.tier.channel("ns")  # type: ignore[union-attr]
     assert len(watch_threads()) == len(before) + 1
     assert eventually(lambda: subscribers(redis_url, channel) == 1)
     store.close()
@@ -185,7 +185,7 @@ def test_a_cache_the_process_lets_go_takes_its_watch_along(
 ) -> None:
     before = watch_threads()
     store = redis_cache(redis_url, redis_prefix, tmp_path)
-    channel = store._engine.shared.channel("ns")  # type: ignore[union-attr]
+    channel = store._engine.shared.tier.channel("ns")  # type: ignore[union-attr]
     copy = pickle.loads(pickle.dumps(store))  # kept by the process for keep_alive seconds
     assert copy._engine is store._engine
     assert eventually(lambda: subscribers(redis_url, channel) == 1)

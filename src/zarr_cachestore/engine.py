@@ -33,7 +33,7 @@ from zarr_cachestore.protocols import Demotable
 from zarr_cachestore.ranges import RangeKey, Span, WholeValuePromotion
 from zarr_cachestore.readahead import Readahead
 from zarr_cachestore.registry import resolve
-from zarr_cachestore.shared import Watchable
+from zarr_cachestore.shared_link import SharedLink
 from zarr_cachestore.stats import Faults, Stats, logger
 from zarr_cachestore.tiers import Later, MemoryTier, is_stable, shared_tier_for, tier_for
 
@@ -111,10 +111,10 @@ class CacheEngine:
         )
         _claim(self, self.strategies())
         self.namespace = config.namespace or namespace
-        self.shared = shared_tier_for(
+        shared_tier = shared_tier_for(
             config.cache_store, config.max_size, config.eviction, warm=config.warm
         )
-        shared = self.shared is not None
+        shared = shared_tier is not None
         if shared and config.namespace is None and not is_stable(namespace):
             raise ValueError(
                 f"the source ({namespace}) does not say where its data lives, so a cache "
@@ -124,9 +124,9 @@ class CacheEngine:
         self.tier = MemoryTier() if shared else tier_for(config.cache_store, namespace)
         capacity = config.memory_size if shared else config.max_size
         self.ledger = Ledger(capacity, self.eviction, self.admission, self.faults, self._release)
-        self._poll_at = None if self.shared is None else 0.0  # when to ask for invalidations
-        self._cursor: int | None = None  # where this process read the invalidation log to
-        self._unsent: set[str] = set()  # invalidations the shared tier has not taken yet
+        self.shared = None
+        if shared_tier is not None:
+            self.shared = SharedLink(shared_tier, self.namespace, config.shared_poll, self.faults)
         self.deferred = Deferred(self.tier, self.lock, self.faults)
         self.flights: dict[_FlightKey, Flight] = {}
         self.reads = Tickets()  # source reads in flight, made stale by writes
@@ -141,7 +141,6 @@ class CacheEngine:
         self._inline = self._inline and not self._reads_extend
         self.recorder: TraceRecorder | None = None  # given every access, when set
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
-        self.stop_watching = self._watch_shared()  # ends the shared tier's wake-ups
 
     def strategies(self) -> tuple[Any, ...]:
         prefetch = () if self.readahead is None else (self.readahead.policy,)
@@ -160,7 +159,8 @@ class CacheEngine:
         """What the cache answers at once, checked and counted under one lock section: a hit
         of a memory-tier value, a remembered absence or a held range; else what is left to do
         (a cache-store read, or ``MISS``) for :meth:`finish`."""
-        if poll and self._poll_at is not None and time.monotonic() >= self._poll_at:
+        shared = self.shared
+        if poll and shared is not None and time.monotonic() >= shared.poll_at:
             return POLL
         self.lock.acquire()
         try:
@@ -384,38 +384,15 @@ class CacheEngine:
 
     async def _poll_shared(self) -> None:
         """Drop from memory what other processes wrote since the last poll (everything, if
-        the shared tier cannot say, or cannot be reached: what was missed is unknown)."""
+        what was missed is unknown)."""
         assert self.shared is not None
-        self._poll_at = time.monotonic() + self.config.shared_poll
-        try:
-            cursor, keys = await self.shared.changes(self.namespace, self._cursor)
-        except Exception as error:
-            self.faults.outage(error)
-            cursor, keys = None, None
-        else:
-            self.faults.recovered()
+        keys = await self.shared.changes()
         with self.lock:
-            self._cursor = cursor
             if keys is None:
                 self._invalidate_now(lambda key: True, None)
             for key in keys or ():
                 self._invalidate_now(key, None)
-        await self._send_invalidations()
-
-    def _watch_shared(self) -> Callable[[], object]:
-        """Have the shared tier wake this engine to poll before its next answer when another
-        process invalidates values, where it can (else only ``shared_poll`` brings news).
-        The watch ends when the engine is let go, or when the function returned is called."""
-        if not isinstance(self.shared, Watchable):
-            return lambda: None
-        engine = weakref.ref(self)
-
-        def wake() -> None:
-            woken = engine()
-            if woken is not None:
-                woken._poll_at = 0.0
-
-        return weakref.finalize(self, self.shared.watch(self.namespace, wake).close)
+        await self.shared.send()
 
     async def _from_shared(
         self, key: str, prototype: BufferPrototype, request: ByteRequest | None
@@ -426,12 +403,7 @@ class CacheEngine:
         with self.lock:
             ticket = self.reads.open(key, self._clock())
         try:
-            try:
-                held = await self.shared.get(self.namespace, key, request)
-            except Exception as error:
-                self.faults.outage(error)
-                return MISS
-            self.faults.recovered()
+            held = await self.shared.get(key, request)
             if held is None:
                 return MISS
             data = prototype.buffer.from_bytes(held)
@@ -446,59 +418,19 @@ class CacheEngine:
             with self.lock:
                 self.reads.close(ticket)
 
-    async def _begin_shared(self, key: str) -> int | None:
-        """The shared tier's token for a source read of ``key``, if it can give one."""
-        assert self.shared is not None
-        try:
-            token = await self.shared.begin(self.namespace, key)
-        except Exception as error:
-            self.faults.outage(error)
-            return None
-        self.faults.recovered()
-        return token
-
     async def _put_shared(self, key: str, data: Buffer, token: int, began: float) -> None:
         """Offer a value read from the source to the shared tier, under ``token``."""
         assert self.shared is not None
-        try:
-            deadline = self.expiry.on_write(key, began)
-        except Exception as error:
-            self.faults.strategy(self.expiry, error)
+        deadline = self._deadline(key, began)
+        if deadline is None:
             return
         wall = None if deadline == math.inf else time.time() + (deadline - self._clock())
-        try:
-            await self.shared.put(self.namespace, key, data.to_bytes(), token=token, deadline=wall)
-        except Exception as error:
-            self.faults.outage(error)
-        else:
-            self.faults.recovered()
+        await self.shared.put(key, data.to_bytes(), token, wall)
 
     async def _invalidate_shared(self, keys: str | None, *, prefix: bool = False) -> None:
-        """Tell the shared tier (and so every process) that ``keys`` changed: one key, a
-        prefix, or (``None``) the whole namespace. What it cannot take now is sent later."""
-        if self.shared is None:
-            return
-        with self.lock:
-            self._unsent.add("\0all" if keys is None else ("\0prefix" + keys if prefix else keys))
-        await self._send_invalidations()
-
-    async def _send_invalidations(self) -> None:
-        assert self.shared is not None
-        with self.lock:
-            unsent, self._unsent = self._unsent, set()
-        try:
-            for item in sorted(unsent):
-                if item == "\0all":
-                    await self.shared.clear(self.namespace)
-                elif item.startswith("\0prefix"):
-                    await self.shared.invalidate_prefix(self.namespace, item[7:])
-                else:
-                    await self.shared.invalidate(self.namespace, item)
-                unsent.discard(item)
-        except Exception as error:
-            self.faults.outage(error)
-            with self.lock:
-                self._unsent |= unsent
+        """Tell the shared tier, if there is one, that ``keys`` changed."""
+        if self.shared is not None:
+            await self.shared.invalidate(keys, prefix=prefix)
 
     async def _fetch(
         self,
@@ -579,7 +511,7 @@ class CacheEngine:
         the shared tier too, if it is a whole value)."""
         try:
             whole = request is None and self.shared is not None
-            token = await self._begin_shared(key) if whole else None
+            token = await self.shared.begin(key) if whole else None  # type: ignore[union-attr]
             try:
                 data = await source.get(key, prototype, request)
             except BaseException as error:

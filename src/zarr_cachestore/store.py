@@ -261,7 +261,8 @@ class CacheStore(WrapperStore[Store]):
         then close the source."""
         if self._engine.readahead is not None:
             self._engine.readahead.cancel()
-        self._engine.stop_watching()
+        if self._engine.shared is not None:
+            self._engine.shared.stop_watching()
         super().close()
 
     def _view(self, store: Store) -> Self:
