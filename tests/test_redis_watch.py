@@ -157,21 +157,22 @@ def test_a_watch_finds_a_server_that_stopped_answering_by_its_heartbeat(
 # -- a watch ends with its cache -----------------------------------------------------------------
 
 
-def redis_cache(url: str, prefix: str, path: Path) -> CacheStore:
-    return CacheStore(
+def redis_cache(url: str, prefix: str, path: Path) -> tuple[CacheStore, str]:
+    """A cache on the Redis tier at ``url``, and the channel its watch listens to."""
+    store = CacheStore(
         LocalStore(str(path)),
         cache_store=RedisStore(url, prefix=prefix),
         namespace="ns",
         memory_size=4096,
     )
+    return store, store._engine.shared.tier.channel("ns")  # type: ignore[union-attr]
 
 
 def test_closing_the_store_stops_its_watch_and_closes_its_connection(
     redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     before = watch_threads()
-    store = redis_cache(redis_url, redis_prefix, tmp_path)
-    channel = store._engine.shared.tier.channel("ns")  # type: ignore[union-attr]
+    store, channel = redis_cache(redis_url, redis_prefix, tmp_path)
     assert len(watch_threads()) == len(before) + 1
     assert eventually(lambda: subscribers(redis_url, channel) == 1)
     store.close()
@@ -184,8 +185,7 @@ def test_a_cache_the_process_lets_go_takes_its_watch_along(
     redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     before = watch_threads()
-    store = redis_cache(redis_url, redis_prefix, tmp_path)
-    channel = store._engine.shared.tier.channel("ns")  # type: ignore[union-attr]
+    store, channel = redis_cache(redis_url, redis_prefix, tmp_path)
     copy = pickle.loads(pickle.dumps(store))  # kept by the process for keep_alive seconds
     assert copy._engine is store._engine
     assert eventually(lambda: subscribers(redis_url, channel) == 1)
