@@ -177,7 +177,7 @@ class CacheEngine:
                     held = self._fresh(exact, now)
                     data = None if held is None else self.range_cache.get(exact)
                     if held is not None and data is not None:
-                        return self._hit(exact, held, data, held.size, now, None, prototype)  # type: ignore[union-attr]
+                        return self._hit(exact, held, data, size_of(held), now, None, prototype)
             entry = self._fresh(key, now)
             if entry is not None:
                 if type(entry) is not Entry:  # a value in memory, its own record
@@ -510,8 +510,8 @@ class CacheEngine:
         """The shared miss: read the source, answer the waiters, cache the answer (offered to
         the shared tier too, if it is a whole value)."""
         try:
-            whole = request is None and self.shared is not None
-            token = await self.shared.begin(key) if whole else None  # type: ignore[union-attr]
+            shared = self.shared if request is None else None  # a whole value goes there too
+            token = None if shared is None else await shared.begin(key)
             try:
                 data = await source.get(key, prototype, request)
             except BaseException as error:
