@@ -1,8 +1,10 @@
-"""``Deferred.run``: work that no cancelled caller can abandon, started at once."""
+"""``Deferred.run``: work that no cancelled caller can abandon, started at once where Python
+can."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import pytest
@@ -16,14 +18,30 @@ def deferred() -> Deferred:
     return Deferred(MemoryTier(), threading.Lock(), Faults(Stats()))
 
 
-async def test_work_that_never_waits_runs_in_the_callers_task_and_starts_none() -> None:
-    runner = deferred()
+async def test_work_runs_as_a_task_of_its_own() -> None:
+    """Whatever the work starts that belongs to the current task (a timeout, a timer that
+    cancels it) belongs to the work's own task, never to its caller's."""
     caller = asyncio.current_task()
 
     async def work() -> asyncio.Task[object] | None:
         return asyncio.current_task()
 
-    assert await runner.run(work()) is caller
+    task = await deferred().run(work())
+    assert task is not None
+    assert task is not caller
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="tasks start eagerly from Python 3.12 on")
+async def test_work_that_never_waits_is_done_before_the_event_loop_turns() -> None:
+    runner = deferred()
+    turns: list[str] = []
+    asyncio.get_running_loop().call_soon(turns.append, "the loop turned")
+
+    async def work() -> str:
+        return "answer"
+
+    assert await runner.run(work()) == "answer"
+    assert turns == []
     assert not runner.tasks
 
 

@@ -10,10 +10,11 @@ tried again by the first drain a second or more later.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zarr_cachestore.stats import Faults
@@ -83,14 +84,12 @@ class Deferred:
         return self._track(asyncio.get_running_loop().create_task(work))
 
     async def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` to its end whatever happens to the caller: at once, as far as it goes
-        without waiting (often to its end: no task, no trip through the event loop), and the
-        rest as a task the caller awaits through a shield."""
-        try:
-            waits_on = work.send(None)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        task = asyncio.get_running_loop().create_task(_resumed(work, waits_on))
+        """Run ``work`` to its end whatever happens to the caller: as a task the caller awaits
+        through a shield. From Python 3.12 on the task starts at once and runs as far as it
+        goes without waiting, often to its end: no trip through the event loop then."""
+        task = _started(asyncio.get_running_loop(), work)
+        if task.done():
+            return task.result()
         return await asyncio.shield(self._track(task))
 
     def _track(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
@@ -129,33 +128,17 @@ class Deferred:
         _outcome(task)  # its exception is reported where it matters, not as never retrieved
 
 
-async def _resumed(work: Coroutine[Any, Any, T], waits_on: Any) -> T:
-    return await _Rest(work, waits_on)
+if sys.version_info >= (3, 12):
 
+    def _started(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task that has run ``work``'s first step (as the current task) already."""
+        return asyncio.Task(work, loop=loop, eager_start=True)
 
-class _Rest(Awaitable[T]):
-    """The rest of a coroutine whose first step stopped on ``waits_on`` (what it gave the
-    event loop: a future, or ``None`` to be run again soon); awaiting it runs the rest."""
+else:
 
-    def __init__(self, work: Coroutine[Any, Any, T], waits_on: Any) -> None:
-        self.work = work
-        self.waits_on = waits_on
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        work, waits_on = self.work, self.waits_on
-        while True:
-            sent, thrown = None, None
-            try:
-                sent = yield waits_on
-            except GeneratorExit:
-                work.close()
-                raise
-            except BaseException as error:  # thrown in by the task: its cancellation
-                thrown = error
-            try:
-                waits_on = work.send(sent) if thrown is None else work.throw(thrown)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+    def _started(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task that runs ``work`` from the event loop's next turn."""
+        return loop.create_task(work)
 
 
 def _outcome(task: asyncio.Task[Any]) -> BaseException | None:
