@@ -4,6 +4,7 @@ can."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
 
@@ -63,14 +64,22 @@ async def test_work_that_waits_gets_the_answers_it_waits_for() -> None:
 
 
 @pytest.mark.parametrize("wait_first", [False, True])
-async def test_an_error_reaches_the_caller(wait_first: bool) -> None:
+async def test_an_error_reaches_the_caller_and_is_reported_nowhere_else(wait_first: bool) -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda loop, context: reported.append(context))
+
     async def work() -> None:
         if wait_first:
             await asyncio.sleep(0.001)
         raise KeyError("lost")
 
+    runner = deferred()
     with pytest.raises(KeyError, match="lost"):
-        await deferred().run(work())
+        await runner.run(work())
+    await runner.settle()
+    gc.collect()  # a future or task whose error nobody retrieved reports it when collected
+    assert reported == []
 
 
 async def test_work_finishes_after_its_caller_is_cancelled() -> None:

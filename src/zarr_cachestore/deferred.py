@@ -84,13 +84,43 @@ class Deferred:
         return self._track(asyncio.get_running_loop().create_task(work))
 
     async def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` to its end whatever happens to the caller: as a task the caller awaits
-        through a shield. From Python 3.12 on the task starts at once and runs as far as it
+        """Run ``work`` to its end whatever happens to the caller: as a task of its own, whose
+        outcome the caller awaits on a future of its own (so cancelling the caller cancels
+        only that future). From Python 3.12 on the task starts at once and runs as far as it
         goes without waiting, often to its end: no trip through the event loop then."""
-        task = _started(asyncio.get_running_loop(), work)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+        task = _started(loop, self._answering(work, answer))
         if task.done():
-            return task.result()
-        return await asyncio.shield(self._track(task))
+            _outcome(task)  # the caller gets it from ``answer``
+        else:
+            self._track(task)
+        return await answer
+
+    async def _answering(self, work: Coroutine[Any, Any, T], answer: asyncio.Future[T]) -> T:
+        """Run ``work``, then end: its task is no longer under way, and ``answer`` gets its
+        outcome."""
+        try:
+            result = await work
+        except BaseException as error:
+            self._ended(answer, error=error)
+            raise
+        self._ended(answer, result)
+        return result
+
+    def _ended(
+        self, answer: asyncio.Future[T], result: Any = None, error: BaseException | None = None
+    ) -> None:
+        with self.lock:
+            self.tasks.discard(asyncio.current_task())
+        if answer.done():
+            return  # the caller waiting on it was cancelled
+        if error is None:
+            answer.set_result(result)
+        elif isinstance(error, asyncio.CancelledError):
+            answer.cancel()
+        else:
+            answer.set_exception(error)
 
     def _track(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
         with self.lock:
