@@ -176,8 +176,8 @@ class CacheEngine:
                     exact: RangeKey = _tuple(RangeKey, (key, start, stop))
                     held = self._fresh(exact, now)
                     data = None if held is None else self.range_cache.get(exact)
-                    if held is not None and data is not None:
-                        return self._hit(exact, held, data, size_of(held), now, None, prototype)
+                    if type(held) is Entry and data is not None:  # a range's record is an Entry
+                        return self._hit(exact, held, data, held.size, now, None, prototype)
             entry = self._fresh(key, now)
             if entry is not None:
                 if type(entry) is not Entry:  # a value in memory, its own record

@@ -88,14 +88,12 @@ class Ledger:
         self.used = 0
         self._release = release
         self._entries: dict[Hashable, Record] = {}
+        self.get: Callable[[Hashable], Record | None] = self._entries.get  # the record of a key
         self._empty: OrderedDict[Hashable, None] = OrderedDict()  # byte-less entries, oldest first
         self._empty_limit = math.inf if capacity is None else empty_entry_limit(capacity)
         self._before_insert = eviction.before_insert if isinstance(eviction, InsertAware) else None
         if capacity is not None and isinstance(eviction, CapacityAware):
             eviction.set_capacity(capacity)
-
-    def get(self, key: Hashable) -> Record | None:
-        return self._entries.get(key)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
@@ -233,7 +231,8 @@ class Ledger:
 
     def _reset_after(self, error: Exception) -> None:
         """The eviction policy failed mid-change: release everything and start afresh."""
-        entries, self._entries = self._entries, {}
+        entries = dict(self._entries)
+        self._entries.clear()
         self._empty.clear()
         self.used = 0
         for key, entry in entries.items():
