@@ -34,7 +34,7 @@ from zarr.storage import LocalStore, MemoryStore
 from zarr_cachestore import RedisStore, RedisTier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from services import RedisServer, free_port
+from services import INSTALL_HINT, running_redis
 
 PROTO = default_buffer_prototype()
 NS = "bench"
@@ -43,19 +43,15 @@ PREFIX = "bench-redis-tier:"
 
 @contextmanager
 def redis_url(url: str | None) -> Iterator[str]:
+    """``url``, or (``None``) that of a ``redis-server`` started for the run and stopped after."""
     if url is not None:
         yield url
         return
-    with tempfile.TemporaryDirectory(prefix="redis-bench-") as directory:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            raise SystemExit("redis-server is not installed: run scripts/services.sh as root")
-        server = RedisServer(executable, free_port(), Path(directory))
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise SystemExit(INSTALL_HINT)
+    with running_redis(executable) as server:
+        yield server.url
 
 
 def names(keys: int) -> list[str]:

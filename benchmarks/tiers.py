@@ -36,13 +36,11 @@ import asyncio
 import dataclasses
 import multiprocessing
 import queue
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +56,7 @@ from zarr_cachestore.demo import plan
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also run as a script
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from benchmarks.http_workload import RangeServer, serving
-from services import RedisServer, free_port
+from benchmarks.redis_tier import redis_url
 
 MIB = 1 << 20
 CHUNK_BYTES = 64 * 1024
@@ -381,20 +379,6 @@ def latency(server: RangeServer, root: Path, redis_url: str, rounds: int) -> str
 # -- the run ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def redis_server() -> Iterator[str]:
-    executable = shutil.which("redis-server")
-    if executable is None:
-        raise SystemExit("redis-server is not installed: apt-get install redis-server")
-    with tempfile.TemporaryDirectory(prefix="tiers-redis-") as directory:
-        server = RedisServer(executable, free_port(), Path(directory))
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--latency-ms", type=float, default=20.0, help="per request (20)")
@@ -405,7 +389,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tiers-bench-") as directory:
         root = Path(directory)
         write_array(root / "data" / "array.zarr")
-        with serving(root / "data", args.latency_ms / 1000) as server, redis_server() as url:
+        with serving(root / "data", args.latency_ms / 1000) as server, redis_url(None) as url:
             print(
                 f"{CHUNKS} chunks of {CHUNK_BYTES // 1024} KiB over HTTP on loopback, "
                 f"{args.latency_ms:g} ms a request; {args.windows} windows of 8 chunks per "

@@ -118,10 +118,12 @@ def _executable() -> str:
 
 
 @contextmanager
-def _running(end: Callable[[RedisServer], None]) -> Iterator[RedisServer]:
+def running_redis(
+    executable: str, end: Callable[[RedisServer], None] = RedisServer.stop
+) -> Iterator[RedisServer]:
     """A started ``redis-server`` in a directory of its own, ended by ``end`` afterwards."""
     with tempfile.TemporaryDirectory(prefix="redis-") as directory:
-        server = RedisServer(_executable(), free_port(), Path(directory))
+        server = RedisServer(executable, free_port(), Path(directory))
         server.start()
         try:
             yield server
@@ -132,14 +134,14 @@ def _running(end: Callable[[RedisServer], None]) -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One ``redis-server`` for the whole run."""
-    with _running(RedisServer.stop) as server:
+    with running_redis(_executable()) as server:
         yield server
 
 
 @pytest.fixture
 def own_redis_server() -> Iterator[RedisServer]:
     """A ``redis-server`` for one test alone, which the test may kill and restart."""
-    with _running(RedisServer.kill) as server:
+    with running_redis(_executable(), RedisServer.kill) as server:
         yield server
 
 

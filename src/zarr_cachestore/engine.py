@@ -137,8 +137,8 @@ class CacheEngine:
         self._on_access = self.admission.on_access if counts else None
         self._reads_extend = getattr(self.expiry, "reads_extend", True)
         # Values in memory under their own keys, with no deadline, are their own records.
-        self._inline = isinstance(self.tier, MemoryTier) and self.tier.keyed
-        self._inline = self._inline and not self._reads_extend
+        keyed = isinstance(self.tier, MemoryTier) and self.tier.keyed
+        self._inline = keyed and not self._reads_extend
         self.recorder: TraceRecorder | None = None  # given every access, when set
         self.range_bytes = _Recent()  # key -> bytes of ranges read, for promotion
 
